@@ -1,0 +1,219 @@
+//! The one error type. Every variant knows its exit code and says what to do next.
+
+use std::fmt;
+
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Exit codes, as documented in the README.
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+pub const EXIT_TIMEOUT: i32 = 3;
+
+/// One problem with one input: which input, and what it should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputProblem {
+    pub input: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "input `{}`: {}", self.input, self.problem)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Every input problem found, reported together so that one run shows them all.
+    #[error("{} invalid input(s):\n{}", .0.len(), list(.0))]
+    Inputs(Vec<InputProblem>),
+
+    /// Something in the account or on disk that must be put right before anything is written.
+    #[error("{what}")]
+    Precondition { what: String, fix: String },
+
+    /// An AWS call failed; the source keeps AWS's error code and message.
+    #[error("{action} failed: {}", DisplayErrorContext(.source.as_ref()))]
+    Aws {
+        action: String,
+        code: Option<String>,
+        /// Throttling, a 5xx, or no response at all: worth another try later.
+        transient: bool,
+        fix: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Reading the source or writing the zip failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The stack operation ended in a failed or rolled-back state.
+    #[error("stack {stack} ended in {status}{}", reasons_suffix(.reasons))]
+    StackFailed { stack: String, status: String, reasons: Vec<String> },
+
+    /// The deploy finished but AWS's state is not what it should be.
+    #[error("{what}")]
+    Failed { what: String, fix: String },
+
+    /// The run's `timeout` ran out while waiting.
+    #[error("timed out after {after} while waiting for {waiting_for}")]
+    Timeout { after: String, waiting_for: String },
+}
+
+fn list(problems: &[InputProblem]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+fn reasons_suffix(reasons: &[String]) -> String {
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{}", reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Inputs(_) | Error::Precondition { .. } => EXIT_INVALID,
+            Error::Timeout { .. } => EXIT_TIMEOUT,
+            Error::Aws { .. } | Error::Io { .. } | Error::StackFailed { .. } | Error::Failed { .. } => EXIT_FAILED,
+        }
+    }
+
+    /// A one-line title for annotations.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Error::Inputs(_) => "Invalid inputs",
+            Error::Precondition { .. } => "Precondition not met",
+            Error::Aws { .. } => "AWS call failed",
+            Error::Io { .. } => "File error",
+            Error::StackFailed { .. } => "Stack operation failed",
+            Error::Failed { .. } => "Deploy not verified",
+            Error::Timeout { .. } => "Timed out",
+        }
+    }
+
+    /// What the user should do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Error::Inputs(_) => {
+                "Set each input named above (as `with:` in the workflow, or INPUT_<NAME> in the environment) and run again; nothing was changed in AWS.".into()
+            }
+            Error::Precondition { fix, .. } | Error::Aws { fix, .. } | Error::Failed { fix, .. } => fix.clone(),
+            Error::Io { .. } => "Check that the path exists and is readable, and that the temporary directory has space.".into(),
+            Error::StackFailed { stack, .. } => format!(
+                "Read the stack events above (or in the CloudFormation console for {stack}), fix the template or parameters, and run again."
+            ),
+            Error::Timeout { .. } => "AWS may still finish on its own: follow it in the CloudFormation and CloudFront consoles, or run again with a longer `timeout`.".into(),
+        }
+    }
+
+    pub fn precondition(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Precondition { what: what.into(), fix: fix.into() }
+    }
+
+    pub fn failed(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Failed { what: what.into(), fix: fix.into() }
+    }
+
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+
+    /// Whether trying the same call again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Aws { transient: true, .. })
+    }
+
+    /// The AWS error code, when this is an AWS error that carried one.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Wraps an SDK error with what we were doing, keeping AWS's code and message.
+pub fn aws<E>(action: impl Into<String>) -> impl FnOnce(SdkError<E, Response>) -> Error
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    let action = action.into();
+    move |e| {
+        let code = e.code().map(str::to_owned);
+        let transient = match &e {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(s) => s.raw().status().is_server_error() || is_throttling(code.as_deref()),
+            _ => false,
+        };
+        let fix = fix_for(code.as_deref());
+        Error::Aws { action, code, transient, fix, source: Box::new(e) }
+    }
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "Throttling"
+                | "ThrottlingException"
+                | "ThrottledException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "SlowDown"
+                | "RequestThrottled"
+        )
+    )
+}
+
+fn fix_for(code: Option<&str>) -> String {
+    match code {
+        Some("AccessDenied" | "AccessDeniedException" | "AccessDeniedError") => {
+            "Grant the missing permission to the credentials this step uses (see the README's IAM policy).".into()
+        }
+        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException") => {
+            "Refresh the AWS credentials (for GitHub OIDC: aws-actions/configure-aws-credentials before this step)."
+                .into()
+        }
+        c if is_throttling(c) => "AWS throttled the call beyond the retries: run again in a minute.".into(),
+        _ => "Read AWS's message above; fix the cause and run again.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Error::Inputs(vec![]).exit_code(), 2);
+        assert_eq!(Error::precondition("x", "y").exit_code(), 2);
+        assert_eq!(Error::failed("x", "y").exit_code(), 1);
+        let t = Error::Timeout { after: "1m".into(), waiting_for: "stack".into() };
+        assert_eq!(t.exit_code(), 3);
+    }
+
+    #[test]
+    fn input_errors_list_every_problem() {
+        let e = Error::Inputs(vec![
+            InputProblem { input: "stack-name", problem: "required".into() },
+            InputProblem { input: "wait", problem: "expected true or false".into() },
+        ]);
+        let text = e.to_string();
+        assert!(text.contains("input `stack-name`: required"), "{text}");
+        assert!(text.contains("input `wait`: expected true or false"), "{text}");
+    }
+}

@@ -1,0 +1,203 @@
+//! Function: update the code from an exact S3 object version, wait for it, publish a numbered version.
+//!
+//! CloudFront accepts only numbered version ARNs (never `$LATEST`, never an alias), so every release
+//! ends in PublishVersion, guarded by the code hash so that nothing else slips into the version.
+
+use aws_sdk_lambda::types::{FunctionConfiguration, LastUpdateStatus, State};
+use aws_sdk_lambda::Client;
+
+use crate::artifact::Artifact;
+use crate::error::{aws, Error, Result};
+use crate::poll::{Poll, Step};
+
+/// What a release needs to know of a function (or of one of its versions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionInfo {
+    /// Unqualified ARN for the function; qualified for a version.
+    pub arn: String,
+    pub version: String,
+    pub code_sha256: String,
+    pub revision_id: String,
+}
+
+impl From<&FunctionConfiguration> for FunctionInfo {
+    fn from(c: &FunctionConfiguration) -> Self {
+        let version = c.version().unwrap_or("$LATEST").to_owned();
+        let arn = c.function_arn().unwrap_or_default();
+        // GetFunction on $LATEST returns the unqualified ARN; strip a `:$LATEST` if one comes back.
+        let arn = arn.strip_suffix(":$LATEST").unwrap_or(arn).to_owned();
+        FunctionInfo {
+            arn,
+            version,
+            code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
+            revision_id: c.revision_id().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// The function's `$LATEST`, or None if there is no such function.
+pub async fn get(lambda: &Client, name: &str) -> Result<Option<FunctionInfo>> {
+    match lambda.get_function_configuration().function_name(name).send().await {
+        Ok(c) => Ok(Some(FunctionInfo::from(&to_config(&c)))),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(aws(format!("GetFunctionConfiguration {name}"))(e)),
+    }
+}
+
+/// One published version (by qualified ARN), or None if it does not exist.
+pub async fn get_version(lambda: &Client, version_arn: &str) -> Result<Option<FunctionInfo>> {
+    match lambda.get_function_configuration().function_name(version_arn).send().await {
+        Ok(c) => Ok(Some(FunctionInfo::from(&to_config(&c)))),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(aws(format!("GetFunctionConfiguration {version_arn}"))(e)),
+    }
+}
+
+fn to_config(
+    c: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+) -> FunctionConfiguration {
+    FunctionConfiguration::builder()
+        .set_function_arn(c.function_arn().map(str::to_owned))
+        .set_version(c.version().map(str::to_owned))
+        .set_code_sha256(c.code_sha256().map(str::to_owned))
+        .set_revision_id(c.revision_id().map(str::to_owned))
+        .build()
+}
+
+/// Waits until the function (or version) is Active and no update is in progress, so that the next
+/// call does not race with the last one (ResourceConflictException).
+pub async fn wait_ready(lambda: &Client, poll: &Poll, name: &str) -> Result<FunctionInfo> {
+    poll.until(&format!("function {name} to be ready"), || async {
+        let c = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(aws(format!("GetFunctionConfiguration {name}")))?;
+        let state = c.state().cloned();
+        let update = c.last_update_status().cloned();
+        if state == Some(State::Failed) || update == Some(LastUpdateStatus::Failed) {
+            let reason = c.last_update_status_reason().or(c.state_reason()).unwrap_or("no reason given");
+            return Err(Error::failed(
+                format!("Lambda could not apply the update to {name}: {reason}"),
+                "Fix the cause Lambda gives (often the zip's layout or the handler), then run again.",
+            ));
+        }
+        let settled = matches!(state, None | Some(State::Active) | Some(State::Inactive))
+            && !matches!(update, Some(LastUpdateStatus::InProgress));
+        Ok(if settled {
+            Step::Done(FunctionInfo::from(&to_config(&c)))
+        } else {
+            Step::Pending(format!(
+                "state {}, last update {}",
+                state.as_ref().map(|s| s.as_str()).unwrap_or("unknown"),
+                update.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
+            ))
+        })
+    })
+    .await
+}
+
+/// Points `$LATEST` at exactly the uploaded object version and waits until the update is applied.
+pub async fn update_code(lambda: &Client, poll: &Poll, name: &str, artifact: &Artifact) -> Result<FunctionInfo> {
+    let mut attempts = 0;
+    loop {
+        let sent = lambda
+            .update_function_code()
+            .function_name(name)
+            .s3_bucket(&artifact.bucket)
+            .s3_key(&artifact.key)
+            .s3_object_version(&artifact.version_id)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => break,
+            // Another update is being applied: wait for it, then try once more.
+            Err(e) if attempts < 3 && e.as_service_error().is_some_and(|s| s.is_resource_conflict_exception()) => {
+                attempts += 1;
+                crate::log::info(&format!("{name} is being updated by someone else; waiting for that to finish"));
+                wait_ready(lambda, poll, name).await?;
+            }
+            Err(e) => {
+                return Err(aws(format!(
+                    "UpdateFunctionCode {name} from s3://{}/{} version {}",
+                    artifact.bucket, artifact.key, artifact.version_id
+                ))(e))
+            }
+        }
+    }
+    wait_ready(lambda, poll, name).await
+}
+
+/// Publishes `$LATEST` as a numbered version, only if it still holds `code_sha256` and the
+/// configuration revision we saw; waits until the version is Active.
+pub async fn publish(lambda: &Client, poll: &Poll, name: &str, latest: &FunctionInfo) -> Result<FunctionInfo> {
+    let out = lambda
+        .publish_version()
+        .function_name(name)
+        .code_sha256(&latest.code_sha256)
+        .revision_id(&latest.revision_id)
+        .description(format!("lambda-edge-deploy {}", latest.code_sha256))
+        .send()
+        .await
+        .map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_precondition_failed_exception()) {
+                Error::failed(
+                    format!("{name} changed while this run was publishing it (its code or configuration no longer matches what was uploaded)"),
+                    "Another deploy is probably running on the same function: let it finish, then run again. Use `concurrency:` in the workflow to serialise releases.",
+                )
+            } else {
+                aws(format!("PublishVersion {name}"))(e)
+            }
+        })?;
+    let arn = out.function_arn().unwrap_or_default().to_owned();
+    let version = out.version().unwrap_or_default().to_owned();
+    if version.is_empty() || version == "$LATEST" || !arn.ends_with(&format!(":{version}")) {
+        return Err(Error::failed(
+            format!("PublishVersion on {name} returned no numbered version (got `{arn}`)"),
+            "CloudFront needs a numbered version; check the function in the Lambda console and run again.",
+        ));
+    }
+    wait_ready(lambda, poll, &arn).await?;
+    Ok(FunctionInfo {
+        arn,
+        version,
+        code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
+        revision_id: String::new(),
+    })
+}
+
+/// The newest published version whose code hash is `code_sha256`: reused rather than published again
+/// when a run was stopped between publishing and the stack update.
+pub async fn find_published(lambda: &Client, name: &str, code_sha256: &str) -> Result<Option<FunctionInfo>> {
+    let mut pages = lambda.list_versions_by_function().function_name(name).into_paginator().items().send();
+    let mut best: Option<(u64, FunctionInfo)> = None;
+    while let Some(item) = pages.next().await {
+        let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
+        let Some(n) = c.version().and_then(|v| v.parse::<u64>().ok()) else { continue };
+        if c.code_sha256() == Some(code_sha256) && best.as_ref().is_none_or(|(b, _)| n > *b) {
+            best = Some((n, FunctionInfo::from(&c)));
+        }
+    }
+    Ok(best.map(|(_, f)| f))
+}
+
+/// `arn:...:function:NAME:7` → Some("7"); an unqualified ARN, `$LATEST` or an alias → None.
+pub fn version_of(arn: &str) -> Option<&str> {
+    let (_, last) = arn.rsplit_once(':')?;
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && arn.matches(':').count() == 7).then_some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_numbered_versions_count() {
+        assert_eq!(version_of("arn:aws:lambda:us-east-1:123456789012:function:edge:12"), Some("12"));
+        assert_eq!(version_of("arn:aws:lambda:us-east-1:123456789012:function:edge:$LATEST"), None);
+        assert_eq!(version_of("arn:aws:lambda:us-east-1:123456789012:function:edge:live"), None);
+        assert_eq!(version_of("arn:aws:lambda:us-east-1:123456789012:function:edge"), None);
+        assert_eq!(version_of("NONE"), None);
+    }
+}

@@ -1,0 +1,586 @@
+//! Inputs: raw strings from `INPUT_<NAME>` variables, then one validation step that turns them into
+//! typed [`Settings`] and reports every problem at once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, InputProblem, Result};
+
+/// One input as action.yml and the README declare it. The single source of truth for names,
+/// defaults and descriptions; `tests/action_metadata.rs` holds action.yml and the README to it.
+pub struct InputSpec {
+    pub name: &'static str,
+    pub required: bool,
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+pub const INPUTS: &[InputSpec] = &[
+    spec("function-name", true, "", "Name of the Lambda@Edge function (in us-east-1). Its code zip is stored as `<artifact-prefix><function-name>.zip`."),
+    spec("stack-name", true, "", "CloudFormation stack that wires the function into the CloudFront distribution."),
+    spec("artifact-bucket", true, "", "Versioned S3 bucket for code zips (and for templates over 51,200 bytes)."),
+    spec("source", true, "", "Directory to package, or an existing `.zip` file."),
+    spec("artifact-prefix", false, "", "S3 key prefix: the key is `<artifact-prefix><function-name>.zip`."),
+    spec("template", false, "", "Path of the stack's template (YAML or JSON). Needed to create the stack; on a release it replaces the stack's template."),
+    spec("template-url", false, "", "S3 URL of the template, instead of `template`."),
+    spec("parameters", false, "", "More stack parameters, `Key=Value`, separated by commas or newlines (newlines only, when the input has several lines). They win over every value the tool fills in."),
+    spec("first-launch-parameter", false, "FirstLaunch", "Name of the template's first-launch parameter (`true` when the stack is created, `false` after)."),
+    spec("version-parameter", false, "LambdaVersion", "Name of the template's parameter that takes the published version ARN."),
+    spec("capabilities", false, "CAPABILITY_IAM,CAPABILITY_NAMED_IAM", "Stack capabilities, comma-separated."),
+    spec("tags", false, "", "Stack tags, `Key=Value`, separated by commas or newlines."),
+    spec("distribution-id", false, "", "CloudFront distribution to wait for and verify; otherwise the stack's `AWS::CloudFront::Distribution`."),
+    spec("region", false, "us-east-1", "AWS region. Lambda@Edge functions live only in us-east-1; a job-wide `AWS_REGION` does not move the deploy."),
+    spec("wait", false, "true", "Wait for the stack and the distribution, and verify the association."),
+    spec("timeout", false, "90m", "Limit for the whole run, such as `90s`, `45m`, `1h`."),
+    spec("invalidation-paths", false, "", "Paths to invalidate once deployed (such as `/*`), separated by commas or newlines; the invalidation is waited for."),
+    spec("force", false, "false", "Publish and update even when the code is unchanged."),
+    spec("dry-run", false, "false", "Package, hash and report what would change; write nothing."),
+];
+
+const fn spec(name: &'static str, required: bool, default: &'static str, description: &'static str) -> InputSpec {
+    InputSpec { name, required, default, description }
+}
+
+pub fn default_of(name: &str) -> &'static str {
+    INPUTS.iter().find(|i| i.name == name).map(|i| i.default).unwrap_or("")
+}
+
+/// The inputs as given, before any validation: every field optional, blank already turned into unset.
+/// Field names are the input names with `_` for `-` (envy lower-cases the variable names).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RawInputs {
+    pub function_name: Option<String>,
+    pub stack_name: Option<String>,
+    pub artifact_bucket: Option<String>,
+    pub source: Option<String>,
+    pub artifact_prefix: Option<String>,
+    pub template: Option<String>,
+    pub template_url: Option<String>,
+    pub parameters: Option<String>,
+    pub first_launch_parameter: Option<String>,
+    pub version_parameter: Option<String>,
+    pub capabilities: Option<String>,
+    pub tags: Option<String>,
+    pub distribution_id: Option<String>,
+    pub region: Option<String>,
+    pub wait: Option<String>,
+    pub timeout: Option<String>,
+    pub invalidation_paths: Option<String>,
+    pub force: Option<String>,
+    pub dry_run: Option<String>,
+}
+
+/// Where the stack's template comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateSource {
+    File(PathBuf),
+    Url(String),
+}
+
+/// Validated settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub function_name: String,
+    pub stack_name: String,
+    pub artifact_bucket: String,
+    pub source: PathBuf,
+    pub artifact_prefix: String,
+    pub template: Option<TemplateSource>,
+    pub parameters: Vec<(String, String)>,
+    pub first_launch_parameter: String,
+    pub version_parameter: String,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub distribution_id: Option<String>,
+    pub region: String,
+    pub wait: bool,
+    pub timeout: Duration,
+    pub invalidation_paths: Vec<String>,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+impl Settings {
+    /// The S3 key of the code zip.
+    pub fn artifact_key(&self) -> String {
+        format!("{}{}.zip", self.artifact_prefix, self.function_name)
+    }
+}
+
+const CAPABILITIES: &[&str] = &["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+
+/// Reads the inputs from `(name, value)` pairs such as `std::env::vars()`.
+///
+/// Only `INPUT_*` names count. `INPUT_STACK-NAME` (the runner's spelling) and `INPUT_STACK_NAME` (a
+/// shell's) are the same input; blank values are unset, since the runner passes every declared input.
+/// Returns the raw inputs and the `INPUT_*` names that match no input (worth a warning: a typo).
+pub fn read<I>(vars: I) -> Result<(RawInputs, Vec<String>)>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let known: Vec<String> = INPUTS.iter().map(|i| env_key(i.name)).collect();
+    let mut values: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut unknown = Vec::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("INPUT_") else { continue };
+        let key = env_key(rest);
+        if !known.contains(&key) {
+            unknown.push(name);
+            continue;
+        }
+        if value.trim().is_empty() {
+            continue;
+        }
+        if let Some((first_name, first_value)) = values.get(&key) {
+            if first_value.trim() != value.trim() {
+                problems.push(InputProblem {
+                    input: spec_for_key(&key),
+                    problem: format!("given twice with different values ({first_name} and {name}); set it once"),
+                });
+            }
+            continue;
+        }
+        values.insert(key, (name, value));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Inputs(problems));
+    }
+    let raw = envy::prefixed("INPUT_")
+        .from_iter(values.into_iter().map(|(k, (_, v))| (format!("INPUT_{k}"), v)))
+        .map_err(|e| Error::Inputs(vec![InputProblem { input: "inputs", problem: e.to_string() }]))?;
+    unknown.sort();
+    Ok((raw, unknown))
+}
+
+fn env_key(name: &str) -> String {
+    name.trim().to_ascii_uppercase().replace(['-', ' '], "_")
+}
+
+fn spec_for_key(key: &str) -> &'static str {
+    INPUTS.iter().find(|i| env_key(i.name) == key).map(|i| i.name).unwrap_or("inputs")
+}
+
+/// Turns raw inputs into settings, collecting every problem. Only the file system is consulted
+/// (does `source` exist?); nothing in AWS is.
+pub fn validate(raw: RawInputs) -> Result<Settings> {
+    let mut p = Problems::default();
+
+    let function_name = p.required("function-name", raw.function_name, valid_function_name);
+    let stack_name = p.required("stack-name", raw.stack_name, valid_stack_name);
+    let artifact_bucket = p.required("artifact-bucket", raw.artifact_bucket, valid_bucket_name);
+    let source = p.required("source", raw.source, valid_source).map(PathBuf::from);
+    let artifact_prefix = raw.artifact_prefix.map(|s| s.trim().to_owned()).unwrap_or_default();
+    if artifact_prefix.starts_with('/') {
+        p.push("artifact-prefix", "must not start with `/` (S3 keys have no leading slash); write it as `releases/`");
+    }
+
+    let template = match (raw.template, raw.template_url) {
+        (Some(_), Some(_)) => {
+            p.push("template", "give `template` or `template-url`, not both");
+            None
+        }
+        (Some(path), None) => {
+            let path = PathBuf::from(path.trim());
+            if !path.is_file() {
+                p.push(
+                    "template",
+                    format!("no file at {} (relative paths start at the working directory)", path.display()),
+                );
+            }
+            Some(TemplateSource::File(path))
+        }
+        (None, Some(url)) => {
+            let url = url.trim().to_owned();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                p.push("template-url", format!("expected an https:// URL of an S3 object, got `{url}`"));
+            }
+            Some(TemplateSource::Url(url))
+        }
+        (None, None) => None,
+    };
+
+    let parameters = p.pairs("parameters", raw.parameters.as_deref(), valid_parameter_key);
+    let tags = p.pairs("tags", raw.tags.as_deref(), |k| {
+        (!k.is_empty() && k.len() <= 128).then_some(()).ok_or("a tag key of 1 to 128 characters")
+    });
+
+    let first_launch_parameter = p.name_of("first-launch-parameter", raw.first_launch_parameter);
+    let version_parameter = p.name_of("version-parameter", raw.version_parameter);
+    if first_launch_parameter == version_parameter {
+        p.push("version-parameter", "must differ from `first-launch-parameter`");
+    }
+
+    let capabilities: Vec<String> = split_list(raw.capabilities.as_deref().unwrap_or(default_of("capabilities")))
+        .into_iter()
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    for c in &capabilities {
+        if !CAPABILITIES.contains(&c.as_str()) {
+            p.push("capabilities", format!("unknown capability `{c}`; expected some of {}", CAPABILITIES.join(", ")));
+        }
+    }
+
+    let distribution_id = raw.distribution_id.map(|d| d.trim().to_owned());
+    if let Some(d) = &distribution_id {
+        if !d.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            p.push("distribution-id", format!("`{d}` is not a CloudFront distribution id (such as E2QWRUHAPOMQZL)"));
+        }
+    }
+
+    let region = raw.region.map(|r| r.trim().to_owned()).unwrap_or_else(|| default_of("region").to_owned());
+    if region != "us-east-1" {
+        p.push("region", format!("`{region}`: Lambda@Edge functions can only be created and updated in us-east-1; remove the input or set it to us-east-1"));
+    }
+
+    let wait = p.boolean("wait", raw.wait);
+    let force = p.boolean("force", raw.force);
+    let dry_run = p.boolean("dry-run", raw.dry_run);
+
+    let timeout_text = raw.timeout.unwrap_or_else(|| default_of("timeout").to_owned());
+    let timeout = match humantime::parse_duration(timeout_text.trim()) {
+        Ok(d) if d >= Duration::from_secs(1) => d,
+        Ok(_) => {
+            p.push("timeout", "must be at least 1s");
+            Duration::ZERO
+        }
+        Err(_) => {
+            p.push("timeout", format!("`{}` is not a duration; write it as `90s`, `45m` or `1h`", timeout_text.trim()));
+            Duration::ZERO
+        }
+    };
+
+    let invalidation_paths = split_list(raw.invalidation_paths.as_deref().unwrap_or(""));
+    for path in &invalidation_paths {
+        if !path.starts_with('/') {
+            p.push("invalidation-paths", format!("`{path}` must start with `/` (such as `/*` or `/index.html`)"));
+        }
+    }
+
+    if !p.0.is_empty() {
+        return Err(Error::Inputs(p.0));
+    }
+    Ok(Settings {
+        function_name: function_name.unwrap_or_default(),
+        stack_name: stack_name.unwrap_or_default(),
+        artifact_bucket: artifact_bucket.unwrap_or_default(),
+        source: source.unwrap_or_default(),
+        artifact_prefix,
+        template,
+        parameters,
+        first_launch_parameter,
+        version_parameter,
+        capabilities,
+        tags,
+        distribution_id,
+        region,
+        wait,
+        timeout,
+        invalidation_paths,
+        force,
+        dry_run,
+    })
+}
+
+#[derive(Default)]
+struct Problems(Vec<InputProblem>);
+
+impl Problems {
+    fn push(&mut self, input: &'static str, problem: impl Into<String>) {
+        self.0.push(InputProblem { input, problem: problem.into() });
+    }
+
+    fn required(
+        &mut self,
+        input: &'static str,
+        value: Option<String>,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        match value.map(|v| v.trim().to_owned()) {
+            None => {
+                self.push(input, "is required and was not set");
+                None
+            }
+            Some(v) => match check(&v) {
+                Ok(()) => Some(v),
+                Err(problem) => {
+                    self.push(input, problem);
+                    None
+                }
+            },
+        }
+    }
+
+    fn boolean(&mut self, input: &'static str, value: Option<String>) -> bool {
+        let text = value.unwrap_or_else(|| default_of(input).to_owned());
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                self.push(input, format!("expected `true` or `false`, got `{other}`"));
+                false
+            }
+        }
+    }
+
+    fn name_of(&mut self, input: &'static str, value: Option<String>) -> String {
+        let name = value.map(|v| v.trim().to_owned()).unwrap_or_else(|| default_of(input).to_owned());
+        if let Err(e) = valid_parameter_key(&name) {
+            self.push(input, format!("`{name}`: expected {e}"));
+        }
+        name
+    }
+
+    fn pairs(
+        &mut self,
+        input: &'static str,
+        text: Option<&str>,
+        check_key: fn(&str) -> Result<(), &'static str>,
+    ) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for item in split_list(text.unwrap_or("")) {
+            let Some((key, value)) = item.split_once('=') else {
+                self.push(input, format!("`{item}` is not `Key=Value`"));
+                continue;
+            };
+            let key = key.trim();
+            if let Err(expected) = check_key(key) {
+                self.push(input, format!("`{key}` in `{item}`: expected {expected}"));
+                continue;
+            }
+            if pairs.iter().any(|(k, _)| k == key) {
+                self.push(input, format!("`{key}` is given twice"));
+                continue;
+            }
+            pairs.push((key.to_owned(), value.trim().to_owned()));
+        }
+        pairs
+    }
+}
+
+/// Splits a list input: by newlines when it has several lines (so that values may hold commas),
+/// otherwise by commas. Blank items are dropped.
+pub fn split_list(text: &str) -> Vec<String> {
+    let items: Vec<&str> = if text.trim().contains('\n') { text.lines().collect() } else { text.split(',').collect() };
+    items.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn valid_function_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a Lambda function name: 1 to 64 letters, digits, `-` or `_` (the name, not an ARN)"
+        ))
+    }
+}
+
+fn valid_stack_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 128
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a stack name: a letter, then letters, digits or `-`, at most 128 characters"))
+    }
+}
+
+fn valid_bucket_name(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not an S3 bucket name: 3 to 63 lower-case letters, digits, `-` or `.` (the name, not s3:// or an ARN)"))
+    }
+}
+
+fn valid_source(path: &str) -> Result<(), String> {
+    let p = std::path::Path::new(path);
+    if p.is_dir() {
+        Ok(())
+    } else if p.is_file() {
+        if path.to_ascii_lowercase().ends_with(".zip") {
+            Ok(())
+        } else {
+            Err(format!("{path} is a file but not a `.zip`; give the directory to package, or a zip"))
+        }
+    } else {
+        Err(format!(
+            "nothing at {path} (relative paths start at the working directory, in GitHub Actions the workspace)"
+        ))
+    }
+}
+
+fn valid_parameter_key(key: &str) -> Result<(), &'static str> {
+    if !key.is_empty() && key.len() <= 255 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err("a CloudFormation parameter name (letters and digits)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn settings(list: &[(&str, &str)]) -> Result<Settings> {
+        let (raw, _) = read(pairs(list))?;
+        validate(raw)
+    }
+
+    fn required_and(dir: &std::path::Path, more: &[(&str, &str)]) -> Result<Settings> {
+        let mut list = pairs(&[
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+        ]);
+        list.push(("INPUT_SOURCE".into(), dir.display().to_string()));
+        list.extend(pairs(more));
+        validate(read(list)?.0)
+    }
+
+    fn problems(result: Result<Settings>) -> Vec<InputProblem> {
+        match result {
+            Err(Error::Inputs(p)) => p,
+            other => panic!("expected input problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hyphen_and_underscore_spellings_are_the_same_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let s = settings(&[
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK_NAME", "site"),
+            ("INPUT_ARTIFACT_BUCKET", "artifacts"),
+            ("INPUT_SOURCE", d),
+            ("INPUT_ARTIFACT-PREFIX", "releases/"),
+        ])
+        .unwrap();
+        assert_eq!(s.function_name, "edge");
+        assert_eq!(s.stack_name, "site");
+        assert_eq!(s.artifact_key(), "releases/edge.zip");
+    }
+
+    #[test]
+    fn defaults_apply_and_blank_means_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let blanks = [("INPUT_REGION", "  "), ("INPUT_WAIT", ""), ("INPUT_TIMEOUT", ""), ("INPUT_TEMPLATE", "")];
+        let s = required_and(dir.path(), &blanks).unwrap();
+        assert_eq!(s.region, "us-east-1");
+        assert!(s.wait);
+        assert!(!s.force && !s.dry_run);
+        assert_eq!(s.timeout, Duration::from_secs(90 * 60));
+        assert_eq!(s.first_launch_parameter, "FirstLaunch");
+        assert_eq!(s.version_parameter, "LambdaVersion");
+        assert_eq!(s.capabilities, vec!["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]);
+        assert_eq!(s.template, None);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = problems(settings(&[
+            ("INPUT_FUNCTION-NAME", "arn:aws:lambda:us-east-1:1:function:x"),
+            ("INPUT_ARTIFACT-BUCKET", "s3://Bucket"),
+            ("INPUT_SOURCE", "/definitely/not/here"),
+            ("INPUT_WAIT", "yes please"),
+            ("INPUT_TIMEOUT", "soon"),
+            ("INPUT_REGION", "eu-west-1"),
+            ("INPUT_PARAMETERS", "A=1,broken"),
+            ("INPUT_CAPABILITIES", "CAPABILITY_IAM,CAPABILITY_EVERYTHING"),
+            ("INPUT_INVALIDATION-PATHS", "index.html"),
+        ]));
+        let inputs: Vec<&str> = p.iter().map(|p| p.input).collect();
+        for name in [
+            "function-name",
+            "stack-name",
+            "artifact-bucket",
+            "source",
+            "wait",
+            "timeout",
+            "region",
+            "parameters",
+            "capabilities",
+            "invalidation-paths",
+        ] {
+            assert!(inputs.contains(&name), "{name} not reported in {p:?}");
+        }
+        let stack = p.iter().find(|p| p.input == "stack-name").unwrap();
+        assert!(stack.problem.contains("required"), "{stack}");
+    }
+
+    #[test]
+    fn conflicting_spellings_are_an_error() {
+        let p = problems(settings(&[("INPUT_STACK-NAME", "a"), ("INPUT_STACK_NAME", "b")]));
+        assert_eq!(p[0].input, "stack-name");
+        assert!(p[0].problem.contains("twice"));
+    }
+
+    #[test]
+    fn unknown_inputs_are_returned_for_a_warning() {
+        let (_, unknown) = read(pairs(&[("INPUT_STAK_NAME", "x"), ("HOME", "/root"), ("INPUT_SOURCE", "x")])).unwrap();
+        assert_eq!(unknown, vec!["INPUT_STAK_NAME".to_string()]);
+    }
+
+    #[test]
+    fn lists_split_on_newlines_when_multiline_else_commas() {
+        assert_eq!(split_list("A=1, B=2,,"), vec!["A=1", "B=2"]);
+        assert_eq!(split_list("A=1,2\nB=3\n\n"), vec!["A=1,2", "B=3"]);
+        assert!(split_list(" ").is_empty());
+    }
+
+    #[test]
+    fn parameters_and_tags_parse_as_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = required_and(
+            dir.path(),
+            &[
+                ("INPUT_PARAMETERS", "OriginDomainName=example.org\nList=a,b"),
+                ("INPUT_TAGS", "team=web, env=prod"),
+                ("INPUT_TIMEOUT", "45m"),
+                ("INPUT_INVALIDATION-PATHS", "/*"),
+                ("INPUT_FORCE", "TRUE"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            s.parameters,
+            vec![("OriginDomainName".into(), "example.org".into()), ("List".into(), "a,b".into())]
+        );
+        assert_eq!(s.tags, vec![("team".into(), "web".into()), ("env".into(), "prod".into())]);
+        assert_eq!(s.timeout, Duration::from_secs(45 * 60));
+        assert_eq!(s.invalidation_paths, vec!["/*"]);
+        assert!(s.force);
+    }
+
+    #[test]
+    fn template_and_template_url_exclude_each_other() {
+        let p = problems(settings(&[("INPUT_TEMPLATE", "t.yaml"), ("INPUT_TEMPLATE-URL", "https://x/t.yaml")]));
+        assert!(p.iter().any(|p| p.input == "template" && p.problem.contains("not both")), "{p:?}");
+    }
+
+    #[test]
+    fn raw_inputs_and_the_input_table_name_the_same_inputs() {
+        let raw = serde_json::to_value(RawInputs::default()).unwrap();
+        let fields: Vec<String> = raw.as_object().unwrap().keys().cloned().collect();
+        let mut table: Vec<String> = INPUTS.iter().map(|i| i.name.replace('-', "_")).collect();
+        let mut fields_sorted = fields.clone();
+        fields_sorted.sort();
+        table.sort();
+        assert_eq!(fields_sorted, table);
+    }
+}

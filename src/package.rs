@@ -1,0 +1,347 @@
+//! Package: the source directory as a deterministic zip, and its hash as Lambda reports it.
+//!
+//! Determinism is what makes "unchanged code" detectable: Lambda's CodeSha256 is the hash of the zip's
+//! bytes, so the same files must give the same bytes whatever their mtimes, owners or listing order.
+
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, PreparedZipFile, ZipWriter};
+
+use crate::error::{Error, Result};
+
+/// Lambda@Edge's limit on the compressed package.
+pub const MAX_ZIP_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Info-ZIP's default level: a fair trade of time for size, and what `zip -r` users compare with.
+const LEVEL: i64 = 6;
+
+/// Files are compressed in parallel in batches, so that memory stays near one batch of output.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct Package {
+    /// The zip to upload: a temporary file, or the user's own zip.
+    pub path: PathBuf,
+    /// Keeps the temporary zip alive until the package is dropped.
+    _temp: Option<tempfile::TempPath>,
+    pub size: u64,
+    /// base64(SHA-256(zip bytes)), the form of Lambda's CodeSha256.
+    pub code_sha256: String,
+    pub files: usize,
+}
+
+/// A regular file found in the source, with its name in the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    name: String,
+    path: PathBuf,
+    executable: bool,
+    len: u64,
+}
+
+/// Packages `source`: a directory is zipped, a `.zip` file is taken as it is.
+pub fn package(source: &Path) -> Result<Package> {
+    let package = if source.is_dir() {
+        let entries = collect(source)?;
+        if entries.is_empty() {
+            return Err(Error::precondition(
+                format!("the source directory {} holds no files (`.git` is left out)", source.display()),
+                "Point `source` at the directory holding the function's code (such as `dist/`), after the build step.",
+            ));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("lambda-edge-deploy-")
+            .suffix(".zip")
+            .tempfile()
+            .map_err(Error::io("creating a temporary file for the zip"))?;
+        let (file, temp) = temp.into_parts();
+        write_zip(&entries, file)?;
+        let (size, code_sha256) = hash_file(&temp)?;
+        Package { path: temp.to_path_buf(), _temp: Some(temp), size, code_sha256, files: entries.len() }
+    } else {
+        let files =
+            zip::ZipArchive::new(File::open(source).map_err(Error::io(format!("opening {}", source.display())))?)
+                .map_err(|e| {
+                    Error::precondition(
+                        format!("the source {} is not a readable zip: {e}", source.display()),
+                        "Give a zip made by `zip -r` or a build tool, or the directory to package.",
+                    )
+                })?
+                .len();
+        let (size, code_sha256) = hash_file(source)?;
+        Package { path: source.to_path_buf(), _temp: None, size, code_sha256, files }
+    };
+    if package.size > MAX_ZIP_BYTES {
+        return Err(Error::precondition(
+            format!(
+                "the package is {:.1} MB compressed; Lambda@Edge accepts at most {} MB",
+                package.size as f64 / 1_048_576.0,
+                MAX_ZIP_BYTES / 1_048_576
+            ),
+            "Leave dev dependencies and source maps out of `source`, or bundle and minify the code.",
+        ));
+    }
+    Ok(package)
+}
+
+/// Walks the source, refusing symlinks that leave it and skipping `.git`; sorted by archive name.
+fn collect(source: &Path) -> Result<Vec<Entry>> {
+    let root = source.canonicalize().map_err(Error::io(format!("resolving {}", source.display())))?;
+    let mut entries = Vec::new();
+    let walker = walkdir::WalkDir::new(&root).follow_links(true).into_iter().filter_entry(|e| e.file_name() != ".git");
+    for item in walker {
+        let entry = item.map_err(|e| {
+            let at = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+            Error::precondition(
+                format!("cannot read {at} in the source: {e}"),
+                "Remove broken or looping symlinks from `source`, and make every file readable.",
+            )
+        })?;
+        if entry.path_is_symlink() {
+            let target =
+                entry.path().canonicalize().map_err(Error::io(format!("resolving {}", entry.path().display())))?;
+            if !target.starts_with(&root) {
+                return Err(Error::precondition(
+                    format!(
+                        "{} is a symlink to {}, outside the source directory",
+                        entry.path().display(),
+                        target.display()
+                    ),
+                    "Copy the file into `source` instead of linking it; links are followed only inside the source.",
+                ));
+            }
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(&root).expect("walkdir yields paths under its root");
+        let name = archive_name(relative).ok_or_else(|| {
+            Error::precondition(
+                format!("{} has a name that is not UTF-8", entry.path().display()),
+                "Rename the file: Lambda's zip names must be UTF-8.",
+            )
+        })?;
+        let meta = entry
+            .metadata()
+            .map_err(|e| Error::Io { context: format!("reading {}", entry.path().display()), source: e.into() })?;
+        entries.push(Entry {
+            name,
+            path: entry.path().to_path_buf(),
+            executable: meta.permissions().mode() & 0o111 != 0,
+            len: meta.len(),
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+fn archive_name(relative: &Path) -> Option<String> {
+    let parts: Option<Vec<&str>> = relative.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+fn options(entry: &Entry) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(LEVEL))
+        .last_modified_time(DateTime::default())
+        .unix_permissions(if entry.executable { 0o755 } else { 0o644 })
+}
+
+fn write_zip(entries: &[Entry], file: File) -> Result<()> {
+    let zip_err =
+        |e: zip::result::ZipError| Error::Io { context: "writing the zip".into(), source: std::io::Error::other(e) };
+    let mut zip = ZipWriter::new(BufWriter::new(file));
+    for batch in batches(entries) {
+        let prepared: Vec<PreparedZipFile> = batch
+            .par_iter()
+            .map(|e| {
+                PreparedZipFile::from_path(&e.name, &e.path, options(e)).map_err(|err| Error::Io {
+                    context: format!("compressing {}", e.path.display()),
+                    source: std::io::Error::other(err),
+                })
+            })
+            .collect::<Result<_>>()?;
+        for p in prepared {
+            zip.add_prepared_file(p).map_err(zip_err)?;
+        }
+    }
+    zip.finish().map_err(zip_err)?;
+    Ok(())
+}
+
+fn batches(entries: &[Entry]) -> Vec<&[Entry]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, e) in entries.iter().enumerate() {
+        bytes += e.len;
+        if bytes >= BATCH_BYTES {
+            out.push(&entries[start..=i]);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < entries.len() {
+        out.push(&entries[start..]);
+    }
+    out
+}
+
+/// Size and base64(SHA-256) of a file, read in chunks.
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = File::open(path).map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(Error::io(format!("reading {}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, base64::engine::general_purpose::STANDARD.encode(hasher.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::time::{Duration, SystemTime};
+
+    fn tree(dir: &Path) {
+        fs::create_dir_all(dir.join("lib/nested")).unwrap();
+        fs::create_dir_all(dir.join(".git")).unwrap();
+        fs::write(dir.join("index.js"), "exports.handler = async (e) => e.Records[0].cf.request;\n").unwrap();
+        fs::write(dir.join("lib/util.js"), "module.exports = 1;\n").unwrap();
+        fs::write(dir.join("lib/nested/data.json"), "{}\n").unwrap();
+        fs::write(dir.join("run.sh"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(dir.join("run.sh"), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    }
+
+    fn names(zip_path: &Path) -> Vec<(String, u32)> {
+        let mut archive = zip::ZipArchive::new(File::open(zip_path).unwrap()).unwrap();
+        (0..archive.len())
+            .map(|i| {
+                let f = archive.by_index(i).unwrap();
+                (f.name().unwrap().into_owned(), f.unix_mode().unwrap() & 0o777)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_files_give_the_same_bytes_whatever_mtimes_and_modes() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        tree(a.path());
+        // The second tree: written in another order, other mtimes, other non-exec permissions.
+        fs::create_dir_all(b.path().join("lib/nested")).unwrap();
+        fs::create_dir_all(b.path().join(".git")).unwrap();
+        fs::write(b.path().join("run.sh"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(b.path().join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(b.path().join("lib/nested/data.json"), "{}\n").unwrap();
+        fs::write(b.path().join("lib/util.js"), "module.exports = 1;\n").unwrap();
+        fs::set_permissions(b.path().join("lib/util.js"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(b.path().join("index.js"), "exports.handler = async (e) => e.Records[0].cf.request;\n").unwrap();
+        fs::write(b.path().join(".git/HEAD"), "something else\n").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(86_400 * 400);
+        File::options().write(true).open(b.path().join("index.js")).unwrap().set_modified(old).unwrap();
+
+        let pa = package(a.path()).unwrap();
+        let pb = package(b.path()).unwrap();
+        assert_eq!(fs::read(&pa.path).unwrap(), fs::read(&pb.path).unwrap());
+        assert_eq!(pa.code_sha256, pb.code_sha256);
+        assert_eq!(pa.files, 4);
+    }
+
+    #[test]
+    fn entries_are_sorted_git_is_left_out_and_the_exec_bit_kept() {
+        let a = tempfile::tempdir().unwrap();
+        tree(a.path());
+        let p = package(a.path()).unwrap();
+        assert_eq!(
+            names(&p.path),
+            vec![
+                ("index.js".to_owned(), 0o644),
+                ("lib/nested/data.json".to_owned(), 0o644),
+                ("lib/util.js".to_owned(), 0o644),
+                ("run.sh".to_owned(), 0o755),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_in_content_changes_the_hash() {
+        let a = tempfile::tempdir().unwrap();
+        tree(a.path());
+        let before = package(a.path()).unwrap().code_sha256;
+        fs::write(a.path().join("lib/util.js"), "module.exports = 2;\n").unwrap();
+        assert_ne!(before, package(a.path()).unwrap().code_sha256);
+    }
+
+    #[test]
+    fn the_hash_is_base64_sha256_of_the_zip_bytes() {
+        let a = tempfile::tempdir().unwrap();
+        tree(a.path());
+        let p = package(a.path()).unwrap();
+        let digest = Sha256::digest(fs::read(&p.path).unwrap());
+        assert_eq!(p.code_sha256, base64::engine::general_purpose::STANDARD.encode(digest));
+        assert_eq!(p.size, fs::metadata(&p.path).unwrap().len());
+    }
+
+    #[test]
+    fn symlinks_inside_are_followed_and_outside_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), "x").unwrap();
+        let a = tempfile::tempdir().unwrap();
+        tree(a.path());
+        std::os::unix::fs::symlink(a.path().join("lib/util.js"), a.path().join("alias.js")).unwrap();
+        let p = package(a.path()).unwrap();
+        assert!(names(&p.path).iter().any(|(n, _)| n == "alias.js"));
+
+        std::os::unix::fs::symlink(outside.path().join("secret"), a.path().join("leak")).unwrap();
+        let err = package(a.path()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("outside the source directory"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_source_is_refused() {
+        let a = tempfile::tempdir().unwrap();
+        fs::create_dir_all(a.path().join(".git")).unwrap();
+        fs::write(a.path().join(".git/HEAD"), "x").unwrap();
+        let err = package(a.path()).unwrap_err();
+        assert!(err.to_string().contains("holds no files"), "{err}");
+    }
+
+    #[test]
+    fn a_given_zip_is_used_as_it_is() {
+        let a = tempfile::tempdir().unwrap();
+        tree(a.path());
+        let made = package(a.path()).unwrap();
+        let copy = a.path().join("given.zip");
+        fs::copy(&made.path, &copy).unwrap();
+        let p = package(&copy).unwrap();
+        assert_eq!(p.path, copy);
+        assert_eq!(p.code_sha256, made.code_sha256);
+        assert_eq!(p.files, 4);
+    }
+
+    #[test]
+    fn batches_cover_every_entry_in_order() {
+        let e = |n: &str, len| Entry { name: n.into(), path: n.into(), executable: false, len };
+        let entries = vec![e("a", BATCH_BYTES), e("b", 1), e("c", 2), e("d", BATCH_BYTES), e("e", 3)];
+        let b = batches(&entries);
+        assert_eq!(b.iter().map(|b| b.len()).collect::<Vec<_>>(), vec![1, 3, 1]);
+    }
+}

@@ -1,0 +1,226 @@
+//! Report: the run's outputs (JSON on stdout, `GITHUB_OUTPUT`) and the job summary.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::github;
+
+/// One output as action.yml and the README declare it.
+pub struct OutputSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+pub const OUTPUTS: &[OutputSpec] = &[
+    out("version-arn", "ARN of the published version that the distribution runs (holds the account id)."),
+    out("version", "The version number alone (no account id, so never masked)."),
+    out("function-arn", "ARN of the function, unqualified."),
+    out("code-sha256", "base64 SHA-256 of the deployed zip, as Lambda reports CodeSha256."),
+    out("s3-key", "S3 key of the code zip."),
+    out("s3-version-id", "S3 object version of the code zip that the version was published from."),
+    out("stack-id", "ID of the CloudFormation stack."),
+    out("stack-status", "The stack's status at the end of the run."),
+    out("distribution-id", "ID of the CloudFront distribution."),
+    out("distribution-domain", "Domain name of the CloudFront distribution."),
+    out("changed", "`true` when this run published or re-pointed anything, else `false`."),
+    out("first-launch", "`true` when this run created the stack."),
+    out("invalidation-id", "ID of the CloudFront invalidation, empty if none."),
+];
+
+const fn out(name: &'static str, description: &'static str) -> OutputSpec {
+    OutputSpec { name, description }
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Outputs {
+    pub version_arn: String,
+    pub version: String,
+    pub function_arn: String,
+    pub code_sha256: String,
+    pub s3_key: String,
+    pub s3_version_id: String,
+    pub stack_id: String,
+    pub stack_status: String,
+    pub distribution_id: String,
+    pub distribution_domain: String,
+    pub changed: bool,
+    pub first_launch: bool,
+    pub invalidation_id: String,
+}
+
+impl Outputs {
+    /// Name and value of each output, in the order of [`OUTPUTS`], as the strings GitHub sees.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let json = serde_json::to_value(self).expect("outputs serialize");
+        OUTPUTS
+            .iter()
+            .map(|o| {
+                let v = &json[o.name];
+                (o.name, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("outputs serialize")
+    }
+
+    /// Appends every output to a `GITHUB_OUTPUT` file in the runner's format.
+    pub fn write_github_output(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let delimiter = github::random_delimiter();
+        for (name, value) in self.pairs() {
+            let entry = github::output_entry(name, &value, &delimiter).map_err(std::io::Error::other)?;
+            out.write_all(entry.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Time spent in each phase, for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct Timings(pub Vec<(&'static str, Duration)>);
+
+/// Writes the outputs where they go: JSON on stdout, and `GITHUB_OUTPUT` when set.
+pub fn publish(outputs: &Outputs) -> Result<()> {
+    println!("{}", outputs.to_json());
+    if let Some(path) = env_path("GITHUB_OUTPUT") {
+        append(&path, |f| outputs.write_github_output(f))?;
+    }
+    Ok(())
+}
+
+/// Appends the job summary when `GITHUB_STEP_SUMMARY` is set.
+pub fn summarize(
+    settings_function: &str,
+    outputs: Option<&Outputs>,
+    timings: &Timings,
+    failure: Option<&Error>,
+) -> Result<()> {
+    if let Some(path) = env_path("GITHUB_STEP_SUMMARY") {
+        let text = summary(settings_function, outputs, timings, failure);
+        append(&path, |f| f.write_all(text.as_bytes()))?;
+    }
+    Ok(())
+}
+
+fn env_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(Into::into)
+}
+
+fn append(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(Error::io(format!("opening {}", path.display())))?;
+    write(&mut file).map_err(Error::io(format!("writing {}", path.display())))
+}
+
+/// The job summary: what was deployed, how long each phase took, links to the consoles.
+pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, failure: Option<&Error>) -> String {
+    let mut s = String::new();
+    match failure {
+        None => s.push_str(&format!("### Lambda@Edge release of `{function}`\n\n")),
+        Some(e) => s.push_str(&format!(
+            "### Lambda@Edge release of `{function}` failed\n\n**{}**: {}\n\n{}\n\n",
+            e.title(),
+            md_escape(&e.to_string()),
+            md_escape(&e.help())
+        )),
+    }
+    if let Some(o) = outputs {
+        let region = "us-east-1";
+        let fn_name = function;
+        let rows = [
+            ("Function", format!("[`{fn_name}`](https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{fn_name})")),
+            ("Version", if o.version.is_empty() { "none".into() } else { format!("`{}`", o.version) }),
+            ("Code SHA-256", format!("`{}`", o.code_sha256)),
+            ("S3 object", format!("`{}` (version `{}`)", o.s3_key, o.s3_version_id)),
+            ("Stack", if o.stack_id.is_empty() { "none".into() } else { format!("[{}](https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/stackinfo?stackId={}) ", o.stack_status, url_encode(&o.stack_id)) }),
+            ("Distribution", if o.distribution_id.is_empty() { "none".into() } else { format!("[`{}`](https://us-east-1.console.aws.amazon.com/cloudfront/v4/home#/distributions/{}) {}", o.distribution_id, o.distribution_id, o.distribution_domain) }),
+            ("Changed", o.changed.to_string()),
+            ("First launch", o.first_launch.to_string()),
+        ];
+        s.push_str("| | |\n|---|---|\n");
+        for (k, v) in rows {
+            s.push_str(&format!("| {k} | {v} |\n"));
+        }
+        s.push('\n');
+    }
+    if !timings.0.is_empty() {
+        s.push_str("| Phase | Duration |\n|---|---|\n");
+        for (phase, d) in &timings.0 {
+            s.push_str(&format!("| {phase} | {:.1} s |\n", d.as_secs_f64()));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Outputs {
+        Outputs {
+            version_arn: "arn:aws:lambda:us-east-1:123456789012:function:edge:3".into(),
+            version: "3".into(),
+            changed: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_declared_output_is_written_once_in_order() {
+        let mut buf = Vec::new();
+        sample().write_github_output(&mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let names: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
+        let declared: Vec<&str> = OUTPUTS.iter().map(|o| o.name).collect();
+        assert_eq!(names, declared);
+        assert!(text.contains("version-arn=arn:aws:lambda:us-east-1:123456789012:function:edge:3\n"));
+        assert!(text.contains("changed=true\n"));
+        assert!(text.contains("invalidation-id=\n"));
+    }
+
+    #[test]
+    fn json_and_pairs_agree() {
+        let o = sample();
+        let json: serde_json::Value = serde_json::from_str(&o.to_json()).unwrap();
+        for (name, value) in o.pairs() {
+            let j = &json[name];
+            let as_text = j.as_str().map(str::to_owned).unwrap_or_else(|| j.to_string());
+            assert_eq!(as_text, value, "{name}");
+        }
+        assert_eq!(json["changed"], serde_json::Value::Bool(true));
+    }
+
+    #[test]
+    fn summary_has_the_table_and_the_failure() {
+        let t = Timings(vec![("Package", Duration::from_millis(1500))]);
+        let s = summary("edge", Some(&sample()), &t, None);
+        assert!(s.contains("| Version | `3` |"), "{s}");
+        assert!(s.contains("| Package | 1.5 s |"), "{s}");
+        let e = Error::failed("the distribution does not associate v3", "re-run");
+        let s = summary("edge", None, &t, Some(&e));
+        assert!(s.contains("failed") && s.contains("does not associate v3") && s.contains("re-run"), "{s}");
+    }
+}
