@@ -37,11 +37,13 @@ pub enum Error {
     #[error("{what}")]
     Precondition { what: String, fix: String },
 
-    /// An AWS call failed; the source keeps AWS's error code and message.
-    #[error("{action} failed: {}", DisplayErrorContext(.source.as_ref()))]
+    /// An AWS call failed, with AWS's error code and message (the whole chain stays in `source`).
+    #[error("{action} failed: {detail}")]
     Aws {
         action: String,
         code: Option<String>,
+        /// `Code: message` from AWS, or the error chain when AWS sent neither (no response at all).
+        detail: String,
         /// Throttling, a 5xx, or no response at all: worth another try later.
         transient: bool,
         fix: String,
@@ -160,7 +162,13 @@ where
             _ => false,
         };
         let fix = fix_for(code.as_deref());
-        Error::Aws { action, code, transient, fix, source: Box::new(e) }
+        let detail = match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_owned(),
+            _ => DisplayErrorContext(&e).to_string(),
+        };
+        crate::log::debug(&format!("{action}: {}", DisplayErrorContext(&e)));
+        Error::Aws { action, code, detail, transient, fix, source: Box::new(e) }
     }
 }
 

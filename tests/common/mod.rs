@@ -1,0 +1,245 @@
+//! Shared by the integration tests: the emulator, the binary, and reading the emulator's state.
+#![allow(dead_code)]
+
+pub mod runner;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+
+pub const FUNCTION: &str = "edge-fn";
+pub const STACK: &str = "site";
+pub const BUCKET: &str = "edge-artifacts";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// moto's server with the project's extensions, on a free loopback port, one per test so that
+/// tests share no state. It exits when this process does (its stdin closes).
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let python = std::env::var("LED_PYTHON").map(PathBuf::from).unwrap_or_else(|_| repo().join(".venv/bin/python"));
+        assert!(
+            python.exists(),
+            "no Python with moto at {} (set LED_PYTHON, or run scripts/test, which installs it)",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(repo().join("tests/emulator/launcher.py"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the emulator's address");
+        let url = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("unexpected launcher output: {line:?}")).to_owned();
+        Emulator { child, url }
+    }
+
+    pub async fn clients(&self) -> Clients {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            cf: aws_sdk_cloudfront::Client::new(&config),
+        }
+    }
+
+    /// Keeps every distribution InProgress for `seconds` after each change (moto's state manager).
+    pub fn hold_distributions(&self, seconds: u64) {
+        let body = format!(
+            r#"{{"model_name": "cloudfront::distribution", "transition": {{"progression": "time", "seconds": {seconds}}}}}"#
+        );
+        ureq::post(&format!("{}/moto-api/state-manager/set-transition", self.url))
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .expect("set the distribution transition");
+    }
+
+    /// Environment for the binary: dummy credentials, the emulator as every endpoint, and a job-wide
+    /// region other than us-east-1, which the deploy must ignore.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "eu-west-1"),
+            ("PATH", "/usr/bin:/bin"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub cf: aws_sdk_cloudfront::Client,
+}
+
+impl Clients {
+    pub async fn versioned_bucket(&self, name: &str) {
+        self.s3.create_bucket().bucket(name).send().await.unwrap();
+        self.s3
+            .put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// S3's version ids of `key`, newest first.
+    pub async fn object_versions(&self, bucket: &str, key: &str) -> Vec<String> {
+        let out = self.s3.list_object_versions().bucket(bucket).prefix(key).send().await.unwrap();
+        out.versions().iter().filter(|v| v.key() == Some(key)).map(|v| v.version_id().unwrap().to_owned()).collect()
+    }
+
+    /// Published version numbers of the function.
+    pub async fn lambda_versions(&self, function: &str) -> Vec<String> {
+        let out = self.lambda.list_versions_by_function().function_name(function).send().await.unwrap();
+        out.versions().iter().filter_map(|v| v.version()).filter(|v| *v != "$LATEST").map(str::to_owned).collect()
+    }
+
+    pub async fn stack_parameter(&self, stack: &str, key: &str) -> String {
+        let out = self.cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+        let s = &out.stacks()[0];
+        s.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value()).unwrap_or_default().to_owned()
+    }
+
+    pub async fn stack_status(&self, stack: &str) -> String {
+        let out = self.cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+        out.stacks()[0].stack_status().unwrap().as_str().to_owned()
+    }
+
+    pub async fn stack_count(&self) -> usize {
+        let out = self.cfn.list_stacks().send().await.unwrap();
+        out.stack_summaries().iter().filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE")).count()
+    }
+
+    /// The distribution's status and every Lambda association ARN in its cache behaviors.
+    pub async fn distribution(&self, id: &str) -> (String, Vec<String>) {
+        let out = self.cf.get_distribution().id(id).send().await.unwrap();
+        let d = out.distribution().unwrap();
+        let config = d.distribution_config().unwrap();
+        let mut arns: Vec<String> = config
+            .default_cache_behavior()
+            .and_then(|b| b.lambda_function_associations())
+            .map(|l| l.items().iter().map(|a| a.lambda_function_arn().to_owned()).collect())
+            .unwrap_or_default();
+        for b in config.cache_behaviors().map(|c| c.items()).unwrap_or_default() {
+            if let Some(l) = b.lambda_function_associations() {
+                arns.extend(l.items().iter().map(|a| a.lambda_function_arn().to_owned()));
+            }
+        }
+        (d.status().to_owned(), arns)
+    }
+
+    /// The only distribution in the emulator.
+    pub async fn only_distribution_id(&self) -> String {
+        let out = self.cf.list_distributions().send().await.unwrap();
+        let items = out.distribution_list().map(|l| l.items()).unwrap_or_default();
+        assert_eq!(items.len(), 1, "expected one distribution");
+        items[0].id().to_owned()
+    }
+}
+
+/// A copy of the example edge function in a temporary directory, with a release marker.
+pub fn function_source(marker: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = repo().join("examples/edge-function");
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    set_marker(dir.path(), marker);
+    dir
+}
+
+/// Changes the code: a file whose content names the release.
+pub fn set_marker(dir: &Path, marker: &str) {
+    std::fs::write(dir.join("release.json"), format!("{{\"release\": \"{marker}\"}}\n")).unwrap();
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON object on stdout.
+    pub fn json(&self) -> serde_json::Value {
+        let line = self.stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON on stdout: {self:?}"));
+        serde_json::from_str(line).unwrap()
+    }
+
+    pub fn out(&self, name: &str) -> String {
+        let v = &self.json()[name];
+        v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+    }
+}
+
+/// Runs the real binary with exactly this environment, in `cwd`.
+pub fn run(env: &[(String, String)], cwd: &Path) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lambda-edge-deploy");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!("--- lambda-edge-deploy exited {} ---\n{}\n--- stdout ---\n{}", r.code, r.stderr, r.stdout);
+    r
+}
+
+/// The inputs of a release of the example, as a shell user would set them.
+pub fn inputs(source: &Path, more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("INPUT_FUNCTION_NAME".into(), FUNCTION.into()),
+        ("INPUT_STACK_NAME".into(), STACK.into()),
+        ("INPUT_ARTIFACT_BUCKET".into(), BUCKET.into()),
+        ("INPUT_SOURCE".into(), source.display().to_string()),
+        ("INPUT_TEMPLATE".into(), repo().join("examples/template.yaml").display().to_string()),
+    ];
+    for (k, val) in more {
+        v.retain(|(name, _)| name != k);
+        v.push((k.to_string(), val.to_string()));
+    }
+    v
+}
