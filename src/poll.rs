@@ -44,7 +44,12 @@ impl Poll {
         loop {
             match look().await {
                 Ok(Step::Done(t)) => return Ok(t),
-                Ok(Step::Pending(seen)) => last = seen,
+                Ok(Step::Pending(seen)) => {
+                    if seen != last {
+                        crate::log::info(&format!("waiting for {what}: {seen}"));
+                    }
+                    last = seen;
+                }
                 Err(e) if e.is_transient() => {
                     crate::log::warn(&format!("{what}: a poll failed transiently, trying again: {e}"));
                     interval = (interval * 2).min(self.cap);

@@ -132,6 +132,7 @@ async fn a_distribution_held_in_progress_is_waited_for() {
     let (status, arns) = c.distribution(&r.out("distribution-id")).await;
     assert_eq!(status, "Deployed");
     assert_eq!(arns, vec![r.out("version-arn")]);
+    assert!(r.stderr.contains("to be Deployed: InProgress"), "the wait was not logged: {}", r.stderr);
     assert!(r.stderr.contains("is Deployed and runs"), "{}", r.stderr);
 }
 
