@@ -136,7 +136,8 @@ pub async fn invalidate(
             .await
             .map_err(aws(format!("GetInvalidation {inv}")))?;
         let status = out.invalidation().map(|i| i.status().to_owned()).unwrap_or_default();
-        Ok(if status == "Completed" { Step::Done(()) } else { Step::Pending(status) })
+        // CloudFront says "Completed"; emulators have been seen to say "COMPLETED".
+        Ok(if status.eq_ignore_ascii_case("Completed") { Step::Done(()) } else { Step::Pending(status) })
     })
     .await?;
     Ok(inv)

@@ -50,7 +50,11 @@ async fn a_code_change_publishes_a_version_and_repoints_the_stack_and_distributi
     set_marker(src.path(), "two");
     let mut env = emu.env();
     // A release with the code alone: the stack's template and other parameters are kept.
-    env.extend(inputs(src.path(), &[]).into_iter().filter(|(k, _)| k != "INPUT_TEMPLATE"));
+    env.extend(
+        inputs(src.path(), &[("INPUT_INVALIDATION_PATHS", "/*,/index.html")])
+            .into_iter()
+            .filter(|(k, _)| k != "INPUT_TEMPLATE"),
+    );
     let r = run(&env, src.path());
     assert_eq!(r.code, 0);
 
@@ -76,6 +80,15 @@ async fn a_code_change_publishes_a_version_and_repoints_the_stack_and_distributi
     assert_eq!(r.out("changed"), "true");
     assert_eq!(r.out("first-launch"), "false");
     assert_eq!(r.out("stack-status"), "UPDATE_COMPLETE");
+    let inv =
+        c.cf.get_invalidation()
+            .distribution_id(r.out("distribution-id"))
+            .id(r.out("invalidation-id"))
+            .send()
+            .await
+            .unwrap();
+    let paths = inv.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec();
+    assert_eq!(paths, vec!["/*".to_string(), "/index.html".to_string()]);
 }
 
 #[tokio::test]
