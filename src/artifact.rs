@@ -20,11 +20,20 @@ pub struct Artifact {
     pub version_id: String,
 }
 
-/// The bucket must exist and have versioning enabled; otherwise nothing can be pinned.
-pub async fn check_bucket(s3: &Client, bucket: &str) -> Result<()> {
-    let out = s3.get_bucket_versioning().bucket(bucket).send().await;
+/// The bucket must exist, belong to `owner` when given, and have versioning enabled; otherwise
+/// nothing can be pinned.
+pub async fn check_bucket(s3: &Client, bucket: &str, owner: Option<&str>) -> Result<()> {
+    let out =
+        s3.get_bucket_versioning().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await;
     let out = match out {
         Ok(o) => o,
+        Err(e) if owner.is_some() && e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+            let owner = owner.unwrap_or_default();
+            return Err(Error::precondition(
+                format!("the artifact bucket {bucket} is not owned by account {owner} (`expected-bucket-owner`), or these credentials may not read it"),
+                format!("Check `artifact-bucket` and `expected-bucket-owner`: the bucket must belong to {owner}. If it does, grant s3:GetBucketVersioning on it."),
+            ));
+        }
         Err(e) if matches!(e.as_service_error().map(|s| s.meta().code()), Some(Some("NoSuchBucket"))) => {
             return Err(Error::precondition(
                 format!("the artifact bucket {bucket} does not exist (or is not visible to these credentials)"),
@@ -46,6 +55,7 @@ pub async fn check_bucket(s3: &Client, bucket: &str) -> Result<()> {
 pub async fn upload_zip(
     s3: &Client,
     bucket: &str,
+    owner: Option<&str>,
     key: &str,
     path: &std::path::Path,
     code_sha256: &str,
@@ -56,6 +66,7 @@ pub async fn upload_zip(
     let out = s3
         .put_object()
         .bucket(bucket)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
         .key(key)
         .body(body)
         .content_type("application/zip")
@@ -73,12 +84,20 @@ pub async fn upload_zip(
 }
 
 /// The newest object version under `key`, if it holds the code with this hash.
-pub async fn find_zip(s3: &Client, bucket: &str, key: &str, code_sha256: &str) -> Result<Option<Artifact>> {
-    let out = match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(o) => o,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
-        Err(e) => return Err(aws(format!("HeadObject s3://{bucket}/{key}"))(e)),
-    };
+pub async fn find_zip(
+    s3: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    key: &str,
+    code_sha256: &str,
+) -> Result<Option<Artifact>> {
+    let out =
+        match s3.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).key(key).send().await
+        {
+            Ok(o) => o,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) => return Err(aws(format!("HeadObject s3://{bucket}/{key}"))(e)),
+        };
     let same = out.metadata().and_then(|m| m.get(SHA_METADATA)).is_some_and(|s| s == code_sha256);
     Ok(match out.version_id() {
         Some(v) if same && !v.is_empty() && v != "null" => {
@@ -93,12 +112,14 @@ pub async fn upload_template(
     s3: &Client,
     endpoint: Option<&str>,
     bucket: &str,
+    owner: Option<&str>,
     key: &str,
     body: Vec<u8>,
 ) -> Result<String> {
     let out = s3
         .put_object()
         .bucket(bucket)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
         .key(key)
         .body(ByteStream::from(body))
         .content_type("text/plain")

@@ -12,6 +12,7 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    pub iam: aws_sdk_iam::Client,
     /// Whether a custom endpoint (`AWS_ENDPOINT_URL*`) is in use, as with an emulator.
     pub custom_endpoint: Option<String>,
 }
@@ -43,6 +44,7 @@ impl Clients {
             lambda: aws_sdk_lambda::Client::new(config),
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             cloudfront: aws_sdk_cloudfront::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
             custom_endpoint,
         }
     }

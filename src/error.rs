@@ -13,6 +13,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
 pub const EXIT_TIMEOUT: i32 = 3;
+/// As a shell reports a process ended by SIGINT.
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// One problem with one input: which input, and what it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,10 @@ pub enum Error {
     #[error("{what}")]
     Precondition { what: String, fix: String },
 
+    /// Every problem the checks before the first write found, reported together.
+    #[error("{} problem(s) found before anything was written:\n{}", .0.len(), problems(.0))]
+    Preflight(Vec<Error>),
+
     /// An AWS call failed, with AWS's error code and message (the whole chain stays in `source`).
     #[error("{action} failed: {detail}")]
     Aws {
@@ -60,8 +66,19 @@ pub enum Error {
     },
 
     /// The stack operation ended in a failed or rolled-back state.
-    #[error("stack {stack} ended in {status}{}", reasons_suffix(.reasons))]
-    StackFailed { stack: String, status: String, reasons: Vec<String> },
+    #[error("stack {stack} ended in {status}{}{}", reasons_suffix(.reasons), notes_suffix(.notes))]
+    StackFailed {
+        stack: String,
+        status: String,
+        /// The first failed events of this operation, with CloudFormation's reason.
+        reasons: Vec<String>,
+        /// Where things were left (the distribution, say).
+        notes: Vec<String>,
+    },
+
+    /// SIGINT or SIGTERM (a cancelled job) arrived.
+    #[error("interrupted during {during}")]
+    Interrupted { during: String, follow: String },
 
     /// The deploy finished but AWS's state is not what it should be.
     #[error("{what}")]
@@ -76,6 +93,14 @@ fn list(problems: &[InputProblem]) -> String {
     problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
 }
 
+fn problems(errors: &[Error]) -> String {
+    errors.iter().map(|e| format!("  - {e}\n    fix: {}", e.help())).collect::<Vec<_>>().join("\n")
+}
+
+fn notes_suffix(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("\n{n}")).collect()
+}
+
 fn reasons_suffix(reasons: &[String]) -> String {
     if reasons.is_empty() {
         String::new()
@@ -87,7 +112,8 @@ fn reasons_suffix(reasons: &[String]) -> String {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Inputs(_) | Error::Precondition { .. } => EXIT_INVALID,
+            Error::Inputs(_) | Error::Precondition { .. } | Error::Preflight(_) => EXIT_INVALID,
+            Error::Interrupted { .. } => EXIT_INTERRUPTED,
             Error::Timeout { .. } => EXIT_TIMEOUT,
             Error::Aws { .. } | Error::Io { .. } | Error::StackFailed { .. } | Error::Failed { .. } => EXIT_FAILED,
         }
@@ -97,7 +123,8 @@ impl Error {
     pub fn title(&self) -> &'static str {
         match self {
             Error::Inputs(_) => "Invalid inputs",
-            Error::Precondition { .. } => "Precondition not met",
+            Error::Precondition { .. } | Error::Preflight(_) => "Precondition not met",
+            Error::Interrupted { .. } => "Interrupted",
             Error::Aws { .. } => "AWS call failed",
             Error::Io { .. } => "File error",
             Error::StackFailed { .. } => "Stack operation failed",
@@ -113,6 +140,8 @@ impl Error {
                 "Set each input named above (as `with:` in the workflow, or INPUT_<NAME> in the environment) and run again; nothing was changed in AWS.".into()
             }
             Error::Precondition { fix, .. } | Error::Aws { fix, .. } | Error::Failed { fix, .. } => fix.clone(),
+            Error::Preflight(_) => "Fix each problem above (each with its fix) and run again; nothing was changed in AWS.".into(),
+            Error::Interrupted { follow, .. } => follow.clone(),
             Error::Io { .. } => "Check that the path exists and is readable, and that the temporary directory has space.".into(),
             Error::StackFailed { stack, .. } => format!(
                 "Read the stack events above (or in the CloudFormation console for {stack}), fix the template or parameters, and run again."
@@ -132,6 +161,11 @@ impl Error {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Error::Io { context, source }
+    }
+
+    /// Whether this stops the run before any write (exit 2), to be collected with the others.
+    pub fn is_precondition(&self) -> bool {
+        matches!(self, Error::Inputs(_) | Error::Precondition { .. } | Error::Preflight(_))
     }
 
     /// Whether trying the same call again later may succeed.

@@ -3,7 +3,7 @@
 //! CloudFront accepts only numbered version ARNs (never `$LATEST`, never an alias), so every release
 //! ends in PublishVersion, guarded by the code hash so that nothing else slips into the version.
 
-use aws_sdk_lambda::types::{FunctionConfiguration, LastUpdateStatus, State};
+use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use aws_sdk_lambda::Client;
 
 use crate::artifact::Artifact;
@@ -18,27 +18,56 @@ pub struct FunctionInfo {
     pub version: String,
     pub code_sha256: String,
     pub revision_id: String,
+    pub role: String,
+    /// Lambda@Edge restrictions this function's configuration breaks.
+    pub violations: Vec<String>,
 }
 
-impl From<&FunctionConfiguration> for FunctionInfo {
-    fn from(c: &FunctionConfiguration) -> Self {
-        let version = c.version().unwrap_or("$LATEST").to_owned();
+/// GetFunctionConfiguration's output and ListVersionsByFunction's items are distinct types with the
+/// same accessors; one body serves both.
+macro_rules! function_info {
+    ($c:expr) => {{
+        let c = $c;
         let arn = c.function_arn().unwrap_or_default();
-        // GetFunction on $LATEST returns the unqualified ARN; strip a `:$LATEST` if one comes back.
+        // GetFunctionConfiguration on $LATEST returns the unqualified ARN; strip a `:$LATEST` if one comes back.
         let arn = arn.strip_suffix(":$LATEST").unwrap_or(arn).to_owned();
+        let mut violations = Vec::new();
+        if c.environment().and_then(|e| e.variables()).is_some_and(|v| !v.is_empty()) {
+            violations.push("it has environment variables (Lambda@Edge allows none)".to_owned());
+        }
+        if !c.layers().is_empty() {
+            violations.push("it uses layers".to_owned());
+        }
+        if c.vpc_config().is_some_and(|v| !v.subnet_ids().is_empty()) {
+            violations.push("it is attached to a VPC".to_owned());
+        }
+        if c.dead_letter_config().and_then(|d| d.target_arn()).is_some_and(|t| !t.is_empty()) {
+            violations.push("it has a dead-letter queue".to_owned());
+        }
+        if c.architectures().iter().any(|a| *a == aws_sdk_lambda::types::Architecture::Arm64) {
+            violations.push("it is built for arm64 (Lambda@Edge runs x86_64 only)".to_owned());
+        }
+        match c.runtime().map(|r| r.as_str()) {
+            Some(r) if r.starts_with("nodejs") || r.starts_with("python") => {}
+            Some(r) => violations.push(format!("its runtime {r} is not Node.js or Python")),
+            None => violations
+                .push("it is a container image (Lambda@Edge needs a zip with a Node.js or Python runtime)".to_owned()),
+        }
         FunctionInfo {
             arn,
-            version,
+            version: c.version().unwrap_or("$LATEST").to_owned(),
             code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
             revision_id: c.revision_id().unwrap_or_default().to_owned(),
+            role: c.role().unwrap_or_default().to_owned(),
+            violations,
         }
-    }
+    }};
 }
 
 /// The function's `$LATEST`, or None if there is no such function.
 pub async fn get(lambda: &Client, name: &str) -> Result<Option<FunctionInfo>> {
     match lambda.get_function_configuration().function_name(name).send().await {
-        Ok(c) => Ok(Some(FunctionInfo::from(&to_config(&c)))),
+        Ok(c) => Ok(Some(function_info!(&c))),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
         Err(e) => Err(aws(format!("GetFunctionConfiguration {name}"))(e)),
     }
@@ -46,22 +75,40 @@ pub async fn get(lambda: &Client, name: &str) -> Result<Option<FunctionInfo>> {
 
 /// One published version (by qualified ARN), or None if it does not exist.
 pub async fn get_version(lambda: &Client, version_arn: &str) -> Result<Option<FunctionInfo>> {
-    match lambda.get_function_configuration().function_name(version_arn).send().await {
-        Ok(c) => Ok(Some(FunctionInfo::from(&to_config(&c)))),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
-        Err(e) => Err(aws(format!("GetFunctionConfiguration {version_arn}"))(e)),
-    }
+    get(lambda, version_arn).await
 }
 
-fn to_config(
-    c: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
-) -> FunctionConfiguration {
-    FunctionConfiguration::builder()
-        .set_function_arn(c.function_arn().map(str::to_owned))
-        .set_version(c.version().map(str::to_owned))
-        .set_code_sha256(c.code_sha256().map(str::to_owned))
-        .set_revision_id(c.revision_id().map(str::to_owned))
-        .build()
+/// Lambda@Edge's rules for an existing function, checked before anything is written: its
+/// configuration, and a role that `edgelambda.amazonaws.com` may assume.
+pub async fn check_edge_rules(iam: &aws_sdk_iam::Client, f: &FunctionInfo, name: &str) -> Result<Vec<Error>> {
+    let mut problems: Vec<Error> = f
+        .violations
+        .iter()
+        .map(|v| {
+            Error::precondition(
+                format!("function {name} cannot run at the edge: {v}"),
+                "Change the function's configuration (in its template) to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue; x86_64; a Node.js or Python runtime.",
+            )
+        })
+        .collect();
+    let Some(role_name) = f.role.rsplit('/').next().filter(|r| !r.is_empty()) else { return Ok(problems) };
+    match iam.get_role().role_name(role_name).send().await {
+        Ok(out) => {
+            // The policy comes URL-encoded; the service name reads the same either way.
+            let trust = out.role().map(|r| r.assume_role_policy_document().unwrap_or_default()).unwrap_or_default();
+            if !trust.contains("edgelambda.amazonaws.com") {
+                problems.push(Error::precondition(
+                    format!("the role {role_name} of function {name} does not trust edgelambda.amazonaws.com"),
+                    "Add edgelambda.amazonaws.com beside lambda.amazonaws.com to the role's trust policy (AssumeRolePolicyDocument), as in examples/template.yaml.",
+                ));
+            }
+        }
+        Err(e) => crate::log::warn(&format!(
+            "could not read the trust policy of role {role_name} (iam:GetRole): {}; it must trust edgelambda.amazonaws.com",
+            aws::<aws_sdk_iam::operation::get_role::GetRoleError>("GetRole")(e)
+        )),
+    }
+    Ok(problems)
 }
 
 /// Waits until the function (or version) is Active and no update is in progress, so that the next
@@ -86,7 +133,7 @@ pub async fn wait_ready(lambda: &Client, poll: &Poll, name: &str) -> Result<Func
         let settled = matches!(state, None | Some(State::Active) | Some(State::Inactive))
             && !matches!(update, Some(LastUpdateStatus::InProgress));
         Ok(if settled {
-            Step::Done(FunctionInfo::from(&to_config(&c)))
+            Step::Done(function_info!(&c))
         } else {
             Step::Pending(format!(
                 "state {}, last update {}",
@@ -141,7 +188,12 @@ pub async fn publish(lambda: &Client, poll: &Poll, name: &str, latest: &Function
         .send()
         .await
         .map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_precondition_failed_exception()) {
+            // RevisionId mismatch: PreconditionFailed; CodeSha256 mismatch: InvalidParameterValue.
+            let raced = e.as_service_error().is_some_and(|s| {
+                s.is_precondition_failed_exception()
+                    || (s.is_invalid_parameter_value_exception() && s.meta().message().is_some_and(|m| m.contains("CodeSHA256")))
+            });
+            if raced {
                 Error::failed(
                     format!("{name} changed while this run was publishing it (its code or configuration no longer matches what was uploaded)"),
                     "Another deploy is probably running on the same function: let it finish, then run again. Use `concurrency:` in the workflow to serialise releases.",
@@ -163,7 +215,7 @@ pub async fn publish(lambda: &Client, poll: &Poll, name: &str, latest: &Function
         arn,
         version,
         code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
-        revision_id: String::new(),
+        ..Default::default()
     })
 }
 
@@ -176,10 +228,21 @@ pub async fn find_published(lambda: &Client, name: &str, code_sha256: &str) -> R
         let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
         let Some(n) = c.version().and_then(|v| v.parse::<u64>().ok()) else { continue };
         if c.code_sha256() == Some(code_sha256) && best.as_ref().is_none_or(|(b, _)| n > *b) {
-            best = Some((n, FunctionInfo::from(&c)));
+            best = Some((n, function_info!(&c)));
         }
     }
     Ok(best.map(|(_, f)| f))
+}
+
+/// The numbers of every published version of the function.
+pub async fn published_numbers(lambda: &Client, name: &str) -> Result<Vec<u64>> {
+    let mut pages = lambda.list_versions_by_function().function_name(name).into_paginator().items().send();
+    let mut out = Vec::new();
+    while let Some(item) = pages.next().await {
+        let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
+        out.extend(c.version().and_then(|v| v.parse::<u64>().ok()));
+    }
+    Ok(out)
 }
 
 /// `arn:...:function:NAME:7` → Some("7"); an unqualified ARN, `$LATEST` or an alias → None.

@@ -22,7 +22,7 @@ pub const INPUTS: &[InputSpec] = &[
     spec("function-name", true, "", "Name of the Lambda@Edge function (in us-east-1). Its code zip is stored as `<artifact-prefix><function-name>.zip`."),
     spec("stack-name", true, "", "CloudFormation stack that wires the function into the CloudFront distribution."),
     spec("artifact-bucket", true, "", "Versioned S3 bucket for code zips (and for templates over 51,200 bytes)."),
-    spec("source", true, "", "Directory to package, or an existing `.zip` file."),
+    spec("source", true, "", "Directory to package, or an existing `.zip` file. Not needed with `rollback-to`."),
     spec("artifact-prefix", false, "", "S3 key prefix: the key is `<artifact-prefix><function-name>.zip`."),
     spec("template", false, "", "Path of the stack's template (YAML or JSON). Needed to create the stack; on a release it replaces the stack's template."),
     spec("template-url", false, "", "S3 URL of the template, instead of `template`."),
@@ -38,6 +38,10 @@ pub const INPUTS: &[InputSpec] = &[
     spec("invalidation-paths", false, "", "Paths to invalidate once deployed (such as `/*`), separated by commas or newlines; the invalidation is waited for."),
     spec("force", false, "false", "Publish and update even when the code is unchanged."),
     spec("dry-run", false, "false", "Package, hash and report what would change; write nothing."),
+    spec("expected-bucket-owner", false, "", "Account id that must own `artifact-bucket`; passed as ExpectedBucketOwner on every S3 call."),
+    spec("recreate-failed-stack", false, "false", "Delete a stack left in ROLLBACK_COMPLETE by a failed first launch, and launch it again."),
+    spec("on-interrupt", false, "leave", "On SIGINT/SIGTERM (a cancelled job): `leave` an in-progress stack update running, or `cancel` it (CancelUpdateStack, so it rolls back)."),
+    spec("rollback-to", false, "", "Re-point the stack at an already published version instead of releasing: `previous`, a version number, or a version ARN. Nothing is packaged."),
 ];
 
 const fn spec(name: &'static str, required: bool, default: &'static str, description: &'static str) -> InputSpec {
@@ -71,6 +75,10 @@ pub struct RawInputs {
     pub invalidation_paths: Option<String>,
     pub force: Option<String>,
     pub dry_run: Option<String>,
+    pub expected_bucket_owner: Option<String>,
+    pub recreate_failed_stack: Option<String>,
+    pub on_interrupt: Option<String>,
+    pub rollback_to: Option<String>,
 }
 
 /// Where the stack's template comes from.
@@ -80,13 +88,30 @@ pub enum TemplateSource {
     Url(String),
 }
 
+/// What to do with an in-progress stack update when the run is interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInterrupt {
+    Leave,
+    Cancel,
+}
+
+/// The version `rollback-to` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackTarget {
+    /// The published version just before the one the distribution runs.
+    Previous,
+    Number(u64),
+    Arn(String),
+}
+
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub function_name: String,
     pub stack_name: String,
     pub artifact_bucket: String,
-    pub source: PathBuf,
+    /// None only with `rollback-to`, which packages nothing.
+    pub source: Option<PathBuf>,
     pub artifact_prefix: String,
     pub template: Option<TemplateSource>,
     pub parameters: Vec<(String, String)>,
@@ -101,6 +126,10 @@ pub struct Settings {
     pub invalidation_paths: Vec<String>,
     pub force: bool,
     pub dry_run: bool,
+    pub expected_bucket_owner: Option<String>,
+    pub recreate_failed_stack: bool,
+    pub on_interrupt: OnInterrupt,
+    pub rollback_to: Option<RollbackTarget>,
 }
 
 impl Settings {
@@ -172,7 +201,29 @@ pub fn validate(raw: RawInputs) -> Result<Settings> {
     let function_name = p.required("function-name", raw.function_name, valid_function_name);
     let stack_name = p.required("stack-name", raw.stack_name, valid_stack_name);
     let artifact_bucket = p.required("artifact-bucket", raw.artifact_bucket, valid_bucket_name);
-    let source = p.required("source", raw.source, valid_source).map(PathBuf::from);
+    let rollback_to = match raw.rollback_to.map(|r| r.trim().to_owned()) {
+        None => None,
+        Some(r) if r == "previous" => Some(RollbackTarget::Previous),
+        Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => match r.parse::<u64>() {
+            Ok(n) if n > 0 => Some(RollbackTarget::Number(n)),
+            _ => {
+                p.push("rollback-to", format!("`{r}`: version numbers start at 1"));
+                None
+            }
+        },
+        Some(r) if r.starts_with("arn:") && crate::function::version_of(&r).is_some() => Some(RollbackTarget::Arn(r)),
+        Some(r) => {
+            p.push(
+                "rollback-to",
+                format!("`{r}`: expected `previous`, a version number such as `7`, or a numbered version ARN (not `$LATEST` or an alias)"),
+            );
+            None
+        }
+    };
+    let source = match (raw.source, &rollback_to) {
+        (None, Some(_)) => None,
+        (source, _) => p.required("source", source, valid_source).map(PathBuf::from),
+    };
     let artifact_prefix = raw.artifact_prefix.map(|s| s.trim().to_owned()).unwrap_or_default();
     if artifact_prefix.starts_with('/') {
         p.push("artifact-prefix", "must not start with `/` (S3 keys have no leading slash); write it as `releases/`");
@@ -239,6 +290,21 @@ pub fn validate(raw: RawInputs) -> Result<Settings> {
     let wait = p.boolean("wait", raw.wait);
     let force = p.boolean("force", raw.force);
     let dry_run = p.boolean("dry-run", raw.dry_run);
+    let recreate_failed_stack = p.boolean("recreate-failed-stack", raw.recreate_failed_stack);
+    let on_interrupt = match raw.on_interrupt.as_deref().map(str::trim).unwrap_or(default_of("on-interrupt")) {
+        "leave" => OnInterrupt::Leave,
+        "cancel" => OnInterrupt::Cancel,
+        other => {
+            p.push("on-interrupt", format!("expected `leave` or `cancel`, got `{other}`"));
+            OnInterrupt::Leave
+        }
+    };
+    let expected_bucket_owner = raw.expected_bucket_owner.map(|o| o.trim().to_owned());
+    if let Some(o) = &expected_bucket_owner {
+        if o.len() != 12 || !o.bytes().all(|b| b.is_ascii_digit()) {
+            p.push("expected-bucket-owner", format!("`{o}` is not an AWS account id (12 digits)"));
+        }
+    }
 
     let timeout_text = raw.timeout.unwrap_or_else(|| default_of("timeout").to_owned());
     let timeout = match humantime::parse_duration(timeout_text.trim()) {
@@ -267,7 +333,7 @@ pub fn validate(raw: RawInputs) -> Result<Settings> {
         function_name: function_name.unwrap_or_default(),
         stack_name: stack_name.unwrap_or_default(),
         artifact_bucket: artifact_bucket.unwrap_or_default(),
-        source: source.unwrap_or_default(),
+        source,
         artifact_prefix,
         template,
         parameters,
@@ -282,6 +348,10 @@ pub fn validate(raw: RawInputs) -> Result<Settings> {
         invalidation_paths,
         force,
         dry_run,
+        expected_bucket_owner,
+        recreate_failed_stack,
+        on_interrupt,
+        rollback_to,
     })
 }
 
@@ -521,6 +591,44 @@ mod tests {
         }
         let stack = p.iter().find(|p| p.input == "stack-name").unwrap();
         assert!(stack.problem.contains("required"), "{stack}");
+    }
+
+    #[test]
+    fn rollback_to_needs_no_source_and_takes_three_forms() {
+        let base =
+            [("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
+        for (given, want) in [
+            ("previous", RollbackTarget::Previous),
+            ("7", RollbackTarget::Number(7)),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:edge:7",
+                RollbackTarget::Arn("arn:aws:lambda:us-east-1:123456789012:function:edge:7".into()),
+            ),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(("INPUT_ROLLBACK-TO", given));
+            let s = settings(&vars).unwrap();
+            assert_eq!(s.rollback_to, Some(want));
+            assert_eq!(s.source, None);
+        }
+        for bad in ["0", "latest", "arn:aws:lambda:us-east-1:123456789012:function:edge:$LATEST"] {
+            let mut vars = base.to_vec();
+            vars.push(("INPUT_ROLLBACK-TO", bad));
+            let p = problems(settings(&vars));
+            assert!(p.iter().any(|p| p.input == "rollback-to"), "{bad}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn new_safety_inputs_are_checked() {
+        let p = problems(settings(&[
+            ("INPUT_EXPECTED-BUCKET-OWNER", "me"),
+            ("INPUT_ON-INTERRUPT", "panic"),
+            ("INPUT_RECREATE-FAILED-STACK", "sometimes"),
+        ]));
+        for input in ["expected-bucket-owner", "on-interrupt", "recreate-failed-stack"] {
+            assert!(p.iter().any(|p| p.input == input), "{input}: {p:?}");
+        }
     }
 
     #[test]

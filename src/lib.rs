@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod log;
 pub mod package;
 pub mod poll;
+pub mod preflight;
 pub mod release;
 pub mod report;
 pub mod stack;
@@ -39,15 +40,26 @@ where
     let poll = poll::Poll::new(settings.timeout);
     let mut phases = release::Phases::default();
     let mut outputs = Outputs::default();
-    // Polls stop at the deadline themselves; this also bounds calls that are not polls (an upload).
-    let result = match tokio::time::timeout(
-        settings.timeout,
-        release::run(&settings, &clients, &poll, &mut phases, &mut outputs),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(poll.timed_out(phases.current().unwrap_or("the release"), "still in progress")),
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return fail(&e, &settings.function_name, None, &phases.timings),
+    };
+    let ended = {
+        // Polls stop at the deadline themselves; this also bounds calls that are not polls (an upload).
+        let release =
+            tokio::time::timeout(settings.timeout, release::run(&settings, &clients, &poll, &mut phases, &mut outputs));
+        tokio::select! {
+            r = release => match r {
+                Ok(r) => Ended::Done(r),
+                Err(_) => Ended::TimedOut,
+            },
+            signal = signals.next() => Ended::Interrupted(signal),
+        }
+    };
+    let result = match ended {
+        Ended::Done(r) => r,
+        Ended::TimedOut => Err(poll.timed_out(phases.current().unwrap_or("the release"), "still in progress")),
+        Ended::Interrupted(signal) => Err(interrupted(&settings, &clients, &phases, &outputs, signal).await),
     };
     phases.end();
     match result {
@@ -63,8 +75,93 @@ where
     }
 }
 
+enum Ended {
+    Done(error::Result<()>),
+    TimedOut,
+    Interrupted(&'static str),
+}
+
+/// SIGINT and SIGTERM, installed before any work: the runner cancels a step with SIGINT, then SIGTERM
+/// 7.5 s later, then kills it; as PID 1 in a container the process has no default handling at all.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> error::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let io = |e| Error::Io { context: "installing signal handlers".into(), source: e };
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(io)?,
+            terminate: signal(SignalKind::terminate()).map_err(io)?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Stops on a signal: says what was in progress and how to follow it, and with `on-interrupt:
+/// cancel` cancels a stack update in progress so that it rolls back.
+async fn interrupted(
+    s: &inputs::Settings,
+    clients: &aws::Clients,
+    phases: &release::Phases,
+    outputs: &Outputs,
+    signal: &str,
+) -> Error {
+    let during = format!("{} ({signal})", phases.current().unwrap_or("start-up"));
+    let mut follow = Vec::new();
+    if let Some(f) = &phases.in_flight {
+        let cancel = s.on_interrupt == inputs::OnInterrupt::Cancel && f.operation == stack::Operation::Update;
+        if cancel {
+            match stack::cancel_update(&clients.cloudformation, &f.stack_id).await {
+                Ok(()) => follow.push(format!(
+                    "The update of stack {} was cancelled (`on-interrupt: cancel`): CloudFormation now rolls it back to the previous version.",
+                    f.stack_name
+                )),
+                Err(e) => follow.push(format!("Cancelling the update of stack {} failed: {e}", f.stack_name)),
+            }
+        } else {
+            follow.push(format!(
+                "Stack {} is still being {}d by CloudFormation and will finish on its own.",
+                f.stack_name,
+                match f.operation {
+                    stack::Operation::Create => "create",
+                    stack::Operation::Update => "update",
+                }
+            ));
+        }
+        follow.push(format!("Follow it: aws cloudformation describe-stack-events --stack-name {}", f.stack_name));
+    }
+    if !outputs.distribution_id.is_empty() {
+        follow.push(format!(
+            "Follow the distribution: aws cloudfront wait distribution-deployed --id {}",
+            outputs.distribution_id
+        ));
+    }
+    if !outputs.version_arn.is_empty() {
+        follow.push(format!("The version being released is {}; the next run picks it up again.", outputs.version_arn));
+    }
+    if follow.is_empty() {
+        follow.push("Nothing was in progress in AWS; run again to release.".into());
+    }
+    Error::Interrupted { during, follow: follow.join(" ") }
+}
+
 /// Reports a failure: the annotation, what to do, the outputs known so far, the summary.
 fn fail(e: &Error, function: &str, outputs: Option<&Outputs>, timings: &report::Timings) -> i32 {
+    // Each failed stack event is an annotation of its own, so the cause shows on the run's page.
+    if let Error::StackFailed { reasons, .. } = e {
+        for r in reasons {
+            log::error("Stack event", r);
+        }
+    }
     log::error(e.title(), &format!("{e}\nWhat to do: {}", e.help()));
     if let Some(o) = outputs {
         let _ = report::publish(o);

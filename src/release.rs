@@ -1,5 +1,6 @@
-//! The release, step by step: look-ups and packaging, then either the first launch (create the stack)
-//! or a release (upload, update, publish, update the stack), then the distribution.
+//! The release, step by step: preflight, then the first launch (create the stack), a release
+//! (upload, update, publish, re-point the stack) or a rollback (re-point the stack at an older
+//! version), then the distribution.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,21 +12,30 @@ use crate::aws::Clients;
 use crate::distribution;
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
-use crate::inputs::{Settings, TemplateSource};
+use crate::inputs::{RollbackTarget, Settings};
 use crate::log;
-use crate::package::{self, Package};
+use crate::package::Package;
 use crate::poll::Poll;
+use crate::preflight::{self, Found, Preflight};
 use crate::report::{Outputs, Timings};
 use crate::stack::{self, Fill, Operation, StackInfo, Template, TemplateInfo};
 
 const VERSION_TYPE: &str = "AWS::Lambda::Version";
-const DISTRIBUTION_TYPE: &str = "AWS::CloudFront::Distribution";
+
+/// A stack operation under way, for an interruption to report (and cancel).
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub stack_name: String,
+    pub stack_id: String,
+    pub operation: Operation,
+}
 
 /// The phases of a run: each a log group, each timed for the summary.
 #[derive(Default)]
 pub struct Phases {
     pub timings: Timings,
     current: Option<(&'static str, Instant, log::Group)>,
+    pub in_flight: Option<InFlight>,
 }
 
 impl Phases {
@@ -48,124 +58,33 @@ impl Phases {
     }
 }
 
-/// Everything the run learned before writing anything.
-struct Found {
-    package: Package,
-    stack: Option<StackInfo>,
-    function: Option<FunctionInfo>,
-    template: Template,
-}
-
 /// Runs the whole release. `out` is filled as facts become known, so that a failure still reports
 /// what was done (a published version, say).
 pub async fn run(s: &Settings, c: &Clients, poll: &Poll, phases: &mut Phases, out: &mut Outputs) -> Result<()> {
     let token = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4());
     out.s3_key = s.artifact_key();
 
-    phases.start("Package and look-ups");
-    let found = look_up(s, c, poll).await?;
-    out.code_sha256 = found.package.code_sha256.clone();
-    log::info(&format!(
-        "packaged {} file(s) from {}: {} bytes, CodeSha256 {}",
-        found.package.files,
-        s.source.display(),
-        found.package.size,
-        found.package.code_sha256
-    ));
-
-    match found.stack.clone() {
-        None => first_launch(s, c, poll, phases, out, found, &token).await,
-        Some(stack) => release(s, c, poll, phases, out, found, stack, &token).await,
+    phases.start("Preflight");
+    let mut pf = Preflight::default();
+    let found = preflight::look_up(s, c, poll, &mut pf).await?;
+    if let Some(p) = &found.package {
+        out.code_sha256 = p.code_sha256.clone();
+        log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
+    }
+    let stack = found.stack.clone();
+    match stack {
+        _ if s.rollback_to.is_some() => rollback(s, c, poll, phases, out, found, pf, &token).await,
+        None => first_launch(s, c, poll, phases, out, found, pf, None, &token).await,
+        Some(st) if st.status == "ROLLBACK_COMPLETE" && s.recreate_failed_stack => {
+            first_launch(s, c, poll, phases, out, found, pf, Some(st), &token).await
+        }
+        Some(st) => {
+            pf.take(stack::check_updatable(&s.stack_name, &st.status))?;
+            release(s, c, poll, phases, out, found, pf, st, &token).await
+        }
     }?;
     phases.end();
     Ok(())
-}
-
-/// Packaging and the independent look-ups, in parallel; nothing is written.
-async fn look_up(s: &Settings, c: &Clients, poll: &Poll) -> Result<Found> {
-    let source = s.source.clone();
-    let packaging = tokio::task::spawn_blocking(move || package::package(&source));
-    let (package, stack, function, bucket, template) = tokio::join!(
-        async {
-            packaging.await.map_err(|e| {
-                Error::failed(format!("packaging stopped: {e}"), "Run again; report a bug if it repeats.")
-            })?
-        },
-        stack::describe(&c.cloudformation, &s.stack_name),
-        function::get(&c.lambda, &s.function_name),
-        artifact::check_bucket(&c.s3, &s.artifact_bucket),
-        load_template(s, c),
-    );
-    let (package, mut stack, function, template) = (package?, stack?, function?, template?);
-    bucket?;
-    if let Some(st) = &stack {
-        if st.status.ends_with("_IN_PROGRESS") {
-            log::warn(&format!(
-                "stack {} is in {}: another operation (perhaps another release) is running; waiting for it to finish first",
-                s.stack_name, st.status
-            ));
-            stack = stack::settle(&c.cloudformation, poll, &s.stack_name).await?;
-        }
-    }
-    if let Some(st) = &stack {
-        stack::check_updatable(&s.stack_name, &st.status)?;
-    }
-    Ok(Found { package, stack, function, template })
-}
-
-/// The template as given: inline when small, else uploaded to the artifact bucket (CloudFormation
-/// takes at most 51,200 bytes inline), or the stack's previous one.
-async fn load_template(s: &Settings, c: &Clients) -> Result<Template> {
-    match &s.template {
-        None => Ok(Template::Previous),
-        Some(TemplateSource::Url(u)) => Ok(Template::Url(u.clone())),
-        Some(TemplateSource::File(path)) => {
-            let body =
-                tokio::fs::read(path).await.map_err(Error::io(format!("reading the template {}", path.display())))?;
-            if body.len() <= stack::MAX_INLINE_TEMPLATE {
-                let text = String::from_utf8(body).map_err(|_| {
-                    Error::precondition(
-                        format!("the template {} is not UTF-8 text", path.display()),
-                        "Save the template as UTF-8 YAML or JSON.",
-                    )
-                })?;
-                return Ok(Template::Body(text));
-            }
-            if s.dry_run {
-                return Err(Error::precondition(
-                    format!(
-                        "the template is {} bytes, over the 51,200 that can be checked without uploading it",
-                        body.len()
-                    ),
-                    "Run without `dry-run`, or give the template as `template-url`.",
-                ));
-            }
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("template");
-            let key = format!("{}{}.{ext}", s.artifact_prefix, s.stack_name);
-            log::info(&format!(
-                "the template is {} bytes, over 51,200: uploading it to s3://{}/{key}",
-                body.len(),
-                s.artifact_bucket
-            ));
-            let url =
-                artifact::upload_template(&c.s3, c.custom_endpoint.as_deref(), &s.artifact_bucket, &key, body).await?;
-            Ok(Template::Url(url))
-        }
-    }
-}
-
-fn require_parameters(s: &Settings, info: &TemplateInfo) -> Result<()> {
-    let missing: Vec<&str> = [s.first_launch_parameter.as_str(), s.version_parameter.as_str()]
-        .into_iter()
-        .filter(|p| !info.declares(p))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::precondition(
-        format!("the template declares no parameter {}", missing.join(" or ")),
-        "Declare the first-launch and version parameters in the template (see examples/template.yaml), or name yours with `first-launch-parameter` and `version-parameter`.",
-    ))
 }
 
 fn since_now() -> DateTime {
@@ -173,6 +92,7 @@ fn since_now() -> DateTime {
     DateTime::from(SystemTime::now() - Duration::from_secs(2))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn first_launch(
     s: &Settings,
     c: &Clients,
@@ -180,31 +100,39 @@ async fn first_launch(
     phases: &mut Phases,
     out: &mut Outputs,
     found: Found,
+    mut pf: Preflight,
+    failed: Option<StackInfo>,
     token: &str,
 ) -> Result<()> {
     let template = match &found.template {
         Template::Previous => {
-            return Err(Error::precondition(
+            pf.push(Error::precondition(
                 format!("stack {} does not exist, and no template was given to create it", s.stack_name),
                 "Give `template` (or `template-url`) for the first launch, or fix `stack-name` if the stack exists under another name.",
-            ))
+            ));
+            return pf.finish();
         }
         t => t.clone(),
     };
-    let info = stack::summarize(&c.cloudformation, &template, &s.stack_name).await?;
-    require_parameters(s, &info)?;
+    let info = pf.take(stack::summarize(&c.cloudformation, &template, &s.stack_name).await)?.unwrap_or_default();
+    pf.take(preflight::require_parameters(s, &info))?;
     if found.function.is_some() && info.has_resource("AWS::Lambda::Function") {
-        return Err(Error::precondition(
-            format!("function {} already exists, but stack {} does not: the template would create the function again and fail", s.function_name, s.stack_name),
+        pf.push(Error::precondition(
+            format!(
+                "function {} already exists, but stack {} does not: the template would create the function again and fail",
+                s.function_name, s.stack_name
+            ),
             "Delete the function (or import it into the stack), or use another `function-name` for the new stack.",
         ));
     }
-    if s.wait && s.distribution_id.is_none() && !info.has_resource(DISTRIBUTION_TYPE) {
-        return Err(no_distribution(s));
+    if s.wait && s.distribution_id.is_none() && !info.has_resource(preflight::DISTRIBUTION_TYPE) {
+        pf.push(preflight::no_distribution(s));
     }
     // Checked now, with a stand-in object version, so that a missing parameter fails before the upload.
     let pending = Fill { first_launch: true, version_arn: None, artifact_object_version: Some("pending".into()) };
-    stack::parameters(s, &info, None, &pending)?;
+    pf.take(stack::parameters(s, &info, None, &pending))?;
+    pf.finish()?;
+    let package = found.package.as_ref().expect("a release has a package");
     out.first_launch = true;
     if s.dry_run {
         log::info(&format!(
@@ -214,9 +142,17 @@ async fn first_launch(
         out.changed = true;
         return Ok(());
     }
+    if let Some(st) = failed {
+        phases.start("Delete failed stack");
+        log::warn(&format!(
+            "stack {} is in ROLLBACK_COMPLETE after a failed first launch; deleting it (`recreate-failed-stack`)",
+            s.stack_name
+        ));
+        stack::delete(&c.cloudformation, poll, &s.stack_name, &st.id, token).await?;
+    }
 
     phases.start("Upload");
-    let artifact = upload(s, c, &found.package).await?;
+    let artifact = upload(s, c, package).await?;
     out.s3_version_id = artifact.version_id.clone();
 
     phases.start("Stack");
@@ -232,9 +168,7 @@ async fn first_launch(
         log::info("not waiting (`wait: false`): the version is known once the stack is complete");
         return Ok(());
     }
-    let mut events = stack::EventLog::new(token, since);
-    out.stack_status =
-        stack::wait(&c.cloudformation, poll, &s.stack_name, &stack_id, Operation::Create, &mut events).await?;
+    out.stack_status = wait_stack(s, c, poll, phases, &stack_id, Operation::Create, token, since).await?;
 
     let function = function::get(&c.lambda, &s.function_name).await?.ok_or_else(|| {
         Error::failed(
@@ -253,13 +187,78 @@ async fn first_launch(
         [one] => one.clone(),
         _ => {
             return Err(Error::failed(
-                format!("stack {} has {} AWS::Lambda::Version resource(s) of {}; expected one", s.stack_name, versions.len(), s.function_name),
+                format!(
+                    "stack {} has {} AWS::Lambda::Version resource(s) of {}; expected one",
+                    s.stack_name,
+                    versions.len(),
+                    s.function_name
+                ),
                 "The reference template creates exactly one version of the function at first launch (see examples/template.yaml).",
             ))
         }
     };
     set_version(out, &version_arn);
     distribution_phase(s, c, poll, phases, out, &stack_id, &function.arn, token).await
+}
+
+/// The state of a stack and function that a release or rollback starts from.
+struct Current {
+    stack: StackInfo,
+    function: FunctionInfo,
+    template: TemplateInfo,
+    distribution_id: Option<String>,
+    distribution: Option<distribution::DistributionInfo>,
+    live: Option<String>,
+}
+
+/// Checks common to a release and a rollback: the function, the template's parameters, the
+/// distribution and the version it runs.
+async fn current(
+    s: &Settings,
+    c: &Clients,
+    found: &Found,
+    pf: &mut Preflight,
+    st: StackInfo,
+) -> Result<Option<Current>> {
+    let Some(function) = found.function.clone() else {
+        pf.push(Error::precondition(
+            format!("function {} does not exist, but stack {} does", s.function_name, s.stack_name),
+            "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
+        ));
+        return Ok(None);
+    };
+    let template = pf.take(stack::summarize(&c.cloudformation, &found.template, &s.stack_name).await)?;
+    if let Some(t) = &template {
+        pf.take(preflight::require_parameters(s, t))?;
+    }
+    if let Some(named) = st.parameter("FunctionName") {
+        if named != s.function_name && !s.parameters.iter().any(|(k, _)| k == "FunctionName") {
+            pf.push(Error::precondition(
+                format!(
+                    "stack {} runs function {named} (its FunctionName parameter), not {}",
+                    s.stack_name, s.function_name
+                ),
+                "Fix `function-name` or `stack-name`: they must name the same release.",
+            ));
+        }
+    }
+    let distribution_id = pf.take(preflight::find_distribution(s, c, &st.id).await)?.flatten();
+    let distribution = match &distribution_id {
+        Some(id) => pf.take(distribution::get(&c.cloudfront, id).await)?,
+        None => None,
+    };
+    let live = preflight::live_version(s, &st, distribution.as_ref(), &function.arn);
+    Ok(template.map(|template| Current { stack: st, function, template, distribution_id, distribution, live }))
+}
+
+fn describe_current(out: &mut Outputs, cur: &Current) {
+    out.stack_id = cur.stack.id.clone();
+    out.stack_status = cur.stack.status.clone();
+    out.function_arn = cur.function.arn.clone();
+    if let (Some(id), Some(d)) = (&cur.distribution_id, &cur.distribution) {
+        out.distribution_id = id.clone();
+        out.distribution_domain = d.domain.clone();
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -270,64 +269,34 @@ async fn release(
     phases: &mut Phases,
     out: &mut Outputs,
     found: Found,
+    mut pf: Preflight,
     st: StackInfo,
     token: &str,
 ) -> Result<()> {
-    out.stack_id = st.id.clone();
-    out.stack_status = st.status.clone();
-    let function = found.function.clone().ok_or_else(|| {
-        Error::precondition(
-            format!("function {} does not exist, but stack {} does", s.function_name, s.stack_name),
-            "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
-        )
-    })?;
-    out.function_arn = function.arn.clone();
-    let info = stack::summarize(&c.cloudformation, &found.template, &s.stack_name).await?;
-    require_parameters(s, &info)?;
-    if let Some(named) = st.parameter("FunctionName") {
-        if named != s.function_name && !s.parameters.iter().any(|(k, _)| k == "FunctionName") {
-            return Err(Error::precondition(
-                format!(
-                    "stack {} runs function {named} (its FunctionName parameter), not {}",
-                    s.stack_name, s.function_name
-                ),
-                "Fix `function-name` or `stack-name`: they must name the same release.",
-            ));
-        }
+    let cur = current(s, c, &found, &mut pf, st).await?;
+    pf.finish()?;
+    let cur = cur.expect("preflight passed");
+    let package = found.package.as_ref().expect("a release has a package");
+    describe_current(out, &cur);
+    if let Some(d) = &cur.distribution {
+        preflight::warn_viewer_size(d, &cur.function.arn, package);
     }
-    let distribution_id = find_distribution(s, c, &st.id).await?;
-    let live = match &distribution_id {
-        Some(id) => {
-            let d = distribution::get(&c.cloudfront, id).await?;
-            out.distribution_id = id.clone();
-            out.distribution_domain = d.domain.clone();
-            let mut arns: Vec<String> =
-                distribution::versions_of(&d, &function.arn).into_iter().map(|a| a.arn.clone()).collect();
-            arns.dedup();
-            if arns.len() == 1 {
-                arns.pop()
-            } else {
-                None
-            }
-        }
-        None => None,
-    }
-    .or_else(|| st.parameter(&s.version_parameter).filter(|v| function::version_of(v).is_some()).map(str::to_owned));
-    let live_sha = match &live {
+    let live_sha = match &cur.live {
         Some(arn) => function::get_version(&c.lambda, arn).await?.map(|v| v.code_sha256),
         None => None,
     };
-    let sha = &found.package.code_sha256;
-    let latest_current = function.code_sha256 == *sha;
+    let sha = &package.code_sha256;
+    let latest_current = cur.function.code_sha256 == *sha;
     let live_current = live_sha.as_deref() == Some(sha.as_str());
+    let owner = s.expected_bucket_owner.as_deref();
     // With nothing but the code to release, unchanged code means nothing to do; a template,
     // parameters or tags given may still change the stack.
     let stack_inputs = s.template.is_some() || !s.parameters.is_empty() || !s.tags.is_empty();
     if !s.force && latest_current && live_current && !stack_inputs {
-        let live = live.expect("live_current implies a live version");
+        let live = cur.live.clone().expect("live_current implies a live version");
         log::info(&format!("the code is unchanged: {live} already runs CodeSha256 {sha}; nothing to do"));
         set_version(out, &live);
-        if let Some(a) = artifact::find_zip(&c.s3, &s.artifact_bucket, &out.s3_key, sha).await? {
+        if let Some(a) = artifact::find_zip(&c.s3, &s.artifact_bucket, owner, &out.s3_key, sha).await? {
             out.s3_version_id = a.version_id;
         }
         return Ok(());
@@ -345,7 +314,7 @@ async fn release(
 
     phases.start("Upload");
     let existing = if latest_current && !s.force {
-        artifact::find_zip(&c.s3, &s.artifact_bucket, &out.s3_key, sha).await?
+        artifact::find_zip(&c.s3, &s.artifact_bucket, owner, &out.s3_key, sha).await?
     } else {
         None
     };
@@ -354,56 +323,204 @@ async fn release(
             log::info(&format!("s3://{}/{} version {} already holds this code", a.bucket, a.key, a.version_id));
             a
         }
-        None => upload(s, c, &found.package).await?,
+        None => upload(s, c, package).await?,
     };
     out.s3_version_id = artifact.version_id.clone();
 
     phases.start("Function");
-    let version = if live_current && !s.force {
-        live.clone().and_then(|arn| {
-            function::version_of(&arn).map(|v| FunctionInfo {
-                version: v.to_owned(),
-                arn: arn.clone(),
-                ..Default::default()
-            })
-        })
-    } else {
-        None
-    };
-    let version = match version {
-        Some(v) => v,
+    let reuse_live = live_current && !s.force;
+    let version = match cur.live.clone().filter(|_| reuse_live) {
+        Some(arn) => FunctionInfo {
+            version: function::version_of(&arn).unwrap_or_default().to_owned(),
+            arn,
+            code_sha256: sha.clone(),
+            ..Default::default()
+        },
         None => publish(s, c, poll, &artifact, sha, latest_current && !s.force).await?,
     };
     set_version(out, &version.arn);
-    out.changed = live.as_deref() != Some(version.arn.as_str());
+    out.changed = cur.live.as_deref() != Some(version.arn.as_str());
 
-    phases.start("Stack");
     let fill = Fill {
         first_launch: false,
         version_arn: Some(version.arn.clone()),
         artifact_object_version: Some(artifact.version_id.clone()),
     };
-    let params = stack::parameters(s, &info, Some(&st), &fill)?;
+    repoint(s, c, poll, phases, out, &cur, &found.template, &fill, token).await
+}
+
+/// Re-points the stack at a version already published: `rollback-to`.
+#[allow(clippy::too_many_arguments)]
+async fn rollback(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    out: &mut Outputs,
+    found: Found,
+    mut pf: Preflight,
+    token: &str,
+) -> Result<()> {
+    let Some(st) = found.stack.clone() else {
+        pf.push(Error::precondition(
+            format!("stack {} does not exist: there is nothing to roll back", s.stack_name),
+            "Fix `stack-name`; `rollback-to` re-points an existing stack at an already published version.",
+        ));
+        return pf.finish();
+    };
+    pf.take(stack::check_updatable(&s.stack_name, &st.status))?;
+    let cur = current(s, c, &found, &mut pf, st).await?;
+    let target = match &cur {
+        Some(cur) => pf.take(resolve_rollback(s, c, cur).await)?,
+        None => None,
+    };
+    pf.finish()?;
+    let (cur, target) = (cur.expect("preflight passed"), target.expect("preflight passed"));
+    describe_current(out, &cur);
+    set_version(out, &target.arn);
+    out.code_sha256 = target.code_sha256.clone();
+    if cur.live.as_deref() == Some(target.arn.as_str()) {
+        log::info(&format!("the distribution already runs {}; nothing to do", target.arn));
+        return Ok(());
+    }
+    log::info(&format!("rolling back from {} to {}", cur.live.as_deref().unwrap_or("an unknown version"), target.arn));
+    if s.dry_run {
+        log::info("dry run: would update the stack to run that version");
+        out.changed = true;
+        return Ok(());
+    }
+    out.changed = true;
+    let fill = Fill { first_launch: false, version_arn: Some(target.arn.clone()), artifact_object_version: None };
+    repoint(s, c, poll, phases, out, &cur, &Template::Previous, &fill, token).await
+}
+
+/// The version `rollback-to` names, which must be a published version of this function.
+async fn resolve_rollback(s: &Settings, c: &Clients, cur: &Current) -> Result<FunctionInfo> {
+    let fn_arn = &cur.function.arn;
+    let arn = match s.rollback_to.as_ref().expect("rollback mode") {
+        RollbackTarget::Arn(a) => a.clone(),
+        RollbackTarget::Number(n) => format!("{fn_arn}:{n}"),
+        RollbackTarget::Previous => {
+            let live = cur.live.as_deref().and_then(function::version_of).and_then(|v| v.parse::<u64>().ok());
+            let Some(live) = live else {
+                return Err(Error::precondition(
+                    format!("cannot tell which version of {} the distribution runs now", s.function_name),
+                    "Give `rollback-to` a version number or version ARN instead of `previous`.",
+                ));
+            };
+            let previous =
+                function::published_numbers(&c.lambda, &s.function_name).await?.into_iter().filter(|n| *n < live).max();
+            match previous {
+                Some(n) => format!("{fn_arn}:{n}"),
+                None => {
+                    return Err(Error::precondition(
+                        format!(
+                            "version {live} of {} is the first one published: there is no previous version",
+                            s.function_name
+                        ),
+                        "Nothing to roll back to; release a fixed version instead.",
+                    ))
+                }
+            }
+        }
+    };
+    if !arn.starts_with(&format!("{fn_arn}:")) {
+        return Err(Error::precondition(
+            format!("`rollback-to` names {arn}, which is not a version of {fn_arn}"),
+            "Give a version of the stack's function (see its versions in the Lambda console).",
+        ));
+    }
+    function::get_version(&c.lambda, &arn).await?.ok_or_else(|| {
+        Error::precondition(
+            format!("version {arn} does not exist"),
+            format!(
+                "List the published versions (aws lambda list-versions-by-function --function-name {}) and pick one.",
+                s.function_name
+            ),
+        )
+    })
+}
+
+/// Updates the stack with the version and waits, then waits for the distribution and verifies it.
+#[allow(clippy::too_many_arguments)]
+async fn repoint(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    out: &mut Outputs,
+    cur: &Current,
+    template: &Template,
+    fill: &Fill,
+    token: &str,
+) -> Result<()> {
+    phases.start("Stack");
+    let params = stack::parameters(s, &cur.template, Some(&cur.stack), fill)?;
     let since = since_now();
-    let started = stack::update(&c.cloudformation, s, &found.template, &params, token).await?;
+    let started = stack::update(&c.cloudformation, s, template, &params, token).await?;
     if !started {
         log::info(&format!("stack {}: no updates are to be performed", s.stack_name));
     } else {
         out.changed = true;
-        log::info(&format!("updating stack {}: {}={}", s.stack_name, s.version_parameter, version.arn));
+        log::info(&format!("updating stack {}: {}={}", s.stack_name, s.version_parameter, out.version_arn));
         if !s.wait {
             out.stack_status = "UPDATE_IN_PROGRESS".into();
             log::info("not waiting (`wait: false`)");
             return Ok(());
         }
-        let mut events = stack::EventLog::new(token, since);
-        out.stack_status =
-            stack::wait(&c.cloudformation, poll, &s.stack_name, &st.id, Operation::Update, &mut events).await?;
+        let waited = wait_stack(s, c, poll, phases, &cur.stack.id, Operation::Update, token, since).await;
+        out.stack_status = match waited {
+            Ok(status) => status,
+            Err(e) => {
+                return Err(with_distribution_state(c, e, cur.distribution_id.as_deref(), &cur.function.arn).await)
+            }
+        };
     }
     if !s.wait {
         return Ok(());
     }
-    distribution_phase(s, c, poll, phases, out, &st.id, &function.arn, token).await
+    distribution_phase(s, c, poll, phases, out, &cur.stack.id, &cur.function.arn, token).await
+}
+
+/// Waits for a stack operation, recording it as in flight for an interruption to report.
+#[allow(clippy::too_many_arguments)]
+async fn wait_stack(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    stack_id: &str,
+    op: Operation,
+    token: &str,
+    since: DateTime,
+) -> Result<String> {
+    phases.in_flight =
+        Some(InFlight { stack_name: s.stack_name.clone(), stack_id: stack_id.to_owned(), operation: op });
+    let mut events = stack::EventLog::new(token, since);
+    let status = stack::wait(&c.cloudformation, poll, &s.stack_name, stack_id, op, &mut events).await;
+    phases.in_flight = None;
+    status
+}
+
+/// Adds to a failed stack operation what the distribution runs now, so the user knows what the
+/// site serves.
+async fn with_distribution_state(c: &Clients, e: Error, distribution_id: Option<&str>, function_arn: &str) -> Error {
+    let Error::StackFailed { stack, status, reasons, mut notes } = e else { return e };
+    if let Some(id) = distribution_id {
+        notes.push(match distribution::get(&c.cloudfront, id).await {
+            Ok(d) => {
+                let runs: Vec<String> =
+                    distribution::versions_of(&d, function_arn).iter().map(|a| a.arn.clone()).collect();
+                format!(
+                    "distribution {id} is {} and runs {}",
+                    d.status,
+                    if runs.is_empty() { "no version of the function".into() } else { runs.join(", ") }
+                )
+            }
+            Err(err) => format!("the state of distribution {id} could not be read: {err}"),
+        });
+    }
+    Error::StackFailed { stack, status, reasons, notes }
 }
 
 /// Updates `$LATEST` from the artifact (unless it already holds the code), then publishes it, or
@@ -427,7 +544,10 @@ async fn publish(
     };
     if latest.code_sha256 != sha {
         return Err(Error::failed(
-            format!("after the update, {} has CodeSha256 {} where the uploaded zip has {sha}", s.function_name, latest.code_sha256),
+            format!(
+                "after the update, {} has CodeSha256 {} where the uploaded zip has {sha}",
+                s.function_name, latest.code_sha256
+            ),
             "Another deploy changed the function meanwhile: let it finish and run again (use `concurrency:` to serialise releases).",
         ));
     }
@@ -443,8 +563,10 @@ async fn publish(
 }
 
 async fn upload(s: &Settings, c: &Clients, package: &Package) -> Result<Artifact> {
+    let owner = s.expected_bucket_owner.as_deref();
     let a =
-        artifact::upload_zip(&c.s3, &s.artifact_bucket, &s.artifact_key(), &package.path, &package.code_sha256).await?;
+        artifact::upload_zip(&c.s3, &s.artifact_bucket, owner, &s.artifact_key(), &package.path, &package.code_sha256)
+            .await?;
     log::info(&format!("uploaded s3://{}/{} version {}", a.bucket, a.key, a.version_id));
     Ok(a)
 }
@@ -452,29 +574,6 @@ async fn upload(s: &Settings, c: &Clients, package: &Package) -> Result<Artifact
 fn set_version(out: &mut Outputs, version_arn: &str) {
     out.version_arn = version_arn.to_owned();
     out.version = function::version_of(version_arn).unwrap_or_default().to_owned();
-}
-
-fn no_distribution(s: &Settings) -> Error {
-    Error::precondition(
-        format!("stack {} has no AWS::CloudFront::Distribution, and `distribution-id` is not set", s.stack_name),
-        "Set `distribution-id` to the distribution that runs the function, or `wait: false` to skip waiting and verifying.",
-    )
-}
-
-async fn find_distribution(s: &Settings, c: &Clients, stack_id: &str) -> Result<Option<String>> {
-    if let Some(id) = &s.distribution_id {
-        return Ok(Some(id.clone()));
-    }
-    let found = stack::resources_of_type(&c.cloudformation, stack_id, DISTRIBUTION_TYPE).await?;
-    match found.as_slice() {
-        [] if s.wait => Err(no_distribution(s)),
-        [] => Ok(None),
-        [(_, id)] => Ok(Some(id.clone())),
-        many => Err(Error::precondition(
-            format!("stack {} has {} distributions", s.stack_name, many.len()),
-            "Set `distribution-id` to the one that runs the function.",
-        )),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -489,7 +588,7 @@ async fn distribution_phase(
     token: &str,
 ) -> Result<()> {
     phases.start("Distribution");
-    let Some(id) = find_distribution(s, c, stack_id).await? else { return Ok(()) };
+    let Some(id) = preflight::find_distribution(s, c, stack_id).await? else { return Ok(()) };
     out.distribution_id = id.clone();
     let info = distribution::wait_deployed(&c.cloudfront, poll, &id).await?;
     out.distribution_domain = info.domain.clone();

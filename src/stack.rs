@@ -350,7 +350,40 @@ pub async fn wait(
         stack: stack_name.to_owned(),
         status,
         reasons: events.failures.iter().take(5).cloned().collect(),
+        notes: Vec::new(),
     })
+}
+
+/// Deletes the stack (a failed first launch) and waits until it is gone.
+pub async fn delete(cfn: &Client, poll: &Poll, stack_name: &str, stack_id: &str, token: &str) -> Result<()> {
+    cfn.delete_stack()
+        .stack_name(stack_id)
+        .client_request_token(token)
+        .send()
+        .await
+        .map_err(aws(format!("DeleteStack {stack_name}")))?;
+    poll.until(&format!("stack {stack_name} to be deleted"), || async {
+        match describe(cfn, stack_id).await? {
+            None => Ok(Step::Done(())),
+            Some(s) if s.status == "DELETE_COMPLETE" => Ok(Step::Done(())),
+            Some(s) if s.status == "DELETE_FAILED" => Err(Error::precondition(
+                format!("stack {stack_name} could not be deleted (DELETE_FAILED)"),
+                "Delete it in the CloudFormation console (replicated Lambda@Edge functions can take hours to become deletable), then run again.",
+            )),
+            Some(s) => Ok(Step::Pending(s.status)),
+        }
+    })
+    .await
+}
+
+/// Asks CloudFormation to cancel an update in progress, which then rolls back.
+pub async fn cancel_update(cfn: &Client, stack_id: &str) -> Result<()> {
+    cfn.cancel_update_stack()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .map_err(aws(format!("CancelUpdateStack {stack_id}")))?;
+    Ok(())
 }
 
 /// Waits for an operation someone else started, so that ours does not collide with it.
