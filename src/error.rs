@@ -192,7 +192,10 @@ where
         let code = e.code().map(str::to_owned);
         let transient = match &e {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(s) => s.raw().status().is_server_error() || is_throttling(code.as_deref()),
+            SdkError::ServiceError(s) => {
+                let status = s.raw().status();
+                status.is_server_error() || status.as_u16() == 429 || is_throttling(code.as_deref())
+            }
             _ => false,
         };
         let fix = fix_for(code.as_deref());

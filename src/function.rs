@@ -263,4 +263,96 @@ mod tests {
         assert_eq!(version_of("arn:aws:lambda:us-east-1:123456789012:function:edge"), None);
         assert_eq!(version_of("NONE"), None);
     }
+
+    // Lambda states the emulator cannot produce, on the real client with aws-smithy-mocks.
+    mod mocked {
+        use super::super::*;
+        use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+        use aws_sdk_lambda::operation::update_function_code::{UpdateFunctionCodeError, UpdateFunctionCodeOutput};
+        use aws_sdk_lambda::types::error::ResourceConflictException;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use std::time::Duration;
+
+        fn fast_poll() -> Poll {
+            Poll {
+                first: Duration::from_millis(1),
+                cap: Duration::from_millis(2),
+                deadline: tokio::time::Instant::now() + Duration::from_secs(10),
+                timeout: Duration::from_secs(10),
+            }
+        }
+
+        fn config(update: LastUpdateStatus) -> GetFunctionConfigurationOutput {
+            GetFunctionConfigurationOutput::builder()
+                .function_arn("arn:aws:lambda:us-east-1:123456789012:function:edge")
+                .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
+                .state(State::Active)
+                .last_update_status(update)
+                .code_sha256("abc=")
+                .revision_id("r2")
+                .build()
+        }
+
+        fn artifact() -> Artifact {
+            Artifact { bucket: "b".into(), key: "edge.zip".into(), version_id: "v1".into() }
+        }
+
+        #[tokio::test]
+        async fn an_update_racing_another_waits_for_it_and_tries_again() {
+            let update = mock!(Client::update_function_code)
+                .sequence()
+                .error(|| {
+                    UpdateFunctionCodeError::ResourceConflictException(
+                        ResourceConflictException::builder()
+                            .message("The operation cannot be performed at this time. An update is in progress")
+                            .build(),
+                    )
+                })
+                .output(|| UpdateFunctionCodeOutput::builder().build())
+                .build();
+            let get = mock!(Client::get_function_configuration)
+                .sequence()
+                .output(|| config(LastUpdateStatus::InProgress))
+                .times(2)
+                .output(|| config(LastUpdateStatus::Successful))
+                .repeatedly()
+                .build();
+            let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&update, &get]);
+            let latest = update_code(&lambda, &fast_poll(), "edge", &artifact()).await.unwrap();
+            assert_eq!(update.num_calls(), 2);
+            assert_eq!(latest.code_sha256, "abc=");
+            assert_eq!(latest.revision_id, "r2");
+        }
+
+        #[tokio::test]
+        async fn a_failed_update_says_why() {
+            let update =
+                mock!(Client::update_function_code).then_output(|| UpdateFunctionCodeOutput::builder().build());
+            let get = mock!(Client::get_function_configuration).then_output(|| {
+                GetFunctionConfigurationOutput::builder()
+                    .state(State::Active)
+                    .last_update_status(LastUpdateStatus::Failed)
+                    .last_update_status_reason("Unzipped size must be smaller than 262144000 bytes")
+                    .build()
+            });
+            let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&update, &get]);
+            let err = update_code(&lambda, &fast_poll(), "edge", &artifact()).await.unwrap_err();
+            assert_eq!(err.exit_code(), 1);
+            assert!(err.to_string().contains("Unzipped size must be smaller"), "{err}");
+        }
+
+        #[tokio::test]
+        async fn throttled_polls_keep_waiting() {
+            let get = mock!(Client::get_function_configuration)
+                .sequence()
+                .http_status(429, Some(r#"{"Type":"User","message":"Rate exceeded"}"#.into()))
+                .times(2)
+                .output(|| config(LastUpdateStatus::Successful))
+                .build();
+            let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&get]);
+            let info = wait_ready(&lambda, &fast_poll(), "edge").await.unwrap();
+            assert_eq!(info.code_sha256, "abc=");
+            assert_eq!(get.num_calls(), 3);
+        }
+    }
 }

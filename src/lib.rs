@@ -169,3 +169,63 @@ fn fail(e: &Error, function: &str, outputs: Option<&Outputs>, timings: &report::
     let _ = report::summarize(function, outputs, timings, Some(e));
     e.exit_code()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn settings(on_interrupt: &str) -> inputs::Settings {
+        let vars = [
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_ROLLBACK-TO", "previous"),
+            ("INPUT_ON-INTERRUPT", on_interrupt),
+        ];
+        inputs::validate(inputs::read(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap().0).unwrap()
+    }
+
+    fn clients(cfn: aws_sdk_cloudformation::Client) -> aws::Clients {
+        let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        aws::Clients { cloudformation: cfn, ..aws::Clients::from_config(&config) }
+    }
+
+    fn updating() -> release::Phases {
+        let mut phases = release::Phases::default();
+        phases.in_flight = Some(release::InFlight {
+            stack_name: "site".into(),
+            stack_id: "arn:site".into(),
+            operation: stack::Operation::Update,
+        });
+        phases
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_with_cancel_cancels_the_update_in_progress() {
+        let cancel = mock!(aws_sdk_cloudformation::Client::cancel_update_stack)
+            .match_requests(|r| r.stack_name() == Some("arn:site"))
+            .then_output(|| CancelUpdateStackOutput::builder().build());
+        let c = clients(mock_client!(aws_sdk_cloudformation, [&cancel]));
+        let e = interrupted(&settings("cancel"), &c, &updating(), &Outputs::default(), "SIGINT").await;
+        assert_eq!(cancel.num_calls(), 1);
+        assert_eq!(e.exit_code(), 130);
+        assert!(
+            e.help().contains("cancelled") && e.help().contains("describe-stack-events --stack-name site"),
+            "{}",
+            e.help()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_by_default_leaves_the_update_running() {
+        let cancel = mock!(aws_sdk_cloudformation::Client::cancel_update_stack)
+            .then_output(|| CancelUpdateStackOutput::builder().build());
+        let c = clients(mock_client!(aws_sdk_cloudformation, [&cancel]));
+        let e = interrupted(&settings("leave"), &c, &updating(), &Outputs::default(), "SIGTERM").await;
+        assert_eq!(cancel.num_calls(), 0);
+        assert!(e.to_string().contains("SIGTERM"));
+        assert!(e.help().contains("will finish on its own"), "{}", e.help());
+    }
+}

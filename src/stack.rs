@@ -315,7 +315,8 @@ impl EventLog {
                 reason
             );
             crate::log::info(line.trim_end());
-            if status.ends_with("_FAILED") && !reason.is_empty() && !reason.contains("Resource creation cancelled") {
+            // A cancellation is the consequence of another failure, never its cause.
+            if status.ends_with("_FAILED") && !reason.is_empty() && !reason.contains("cancelled") {
                 self.failures.push(format!("{} ({}): {reason}", e.logical_resource_id().unwrap_or_default(), status));
             }
         }
@@ -530,5 +531,145 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(e.help().contains("delete-stack --stack-name site"));
         assert!(check_updatable("site", "UPDATE_ROLLBACK_COMPLETE").is_ok());
+    }
+
+    // States the emulator cannot produce, on the real client with aws-smithy-mocks.
+    mod mocked {
+        use super::super::*;
+        use aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput;
+        use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+        use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+        use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackStatus};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use std::time::Duration;
+
+        fn fast_poll() -> Poll {
+            Poll {
+                first: Duration::from_millis(1),
+                cap: Duration::from_millis(2),
+                deadline: tokio::time::Instant::now() + Duration::from_secs(10),
+                timeout: Duration::from_secs(10),
+            }
+        }
+
+        fn stacks(status: &str) -> DescribeStacksOutput {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/site/1")
+                        .stack_name("site")
+                        .stack_status(StackStatus::from(status))
+                        .creation_time(DateTime::from_secs(0))
+                        .build(),
+                )
+                .build()
+        }
+
+        fn event(id: &str, logical: &str, status: &str, reason: &str, token: &str) -> StackEvent {
+            StackEvent::builder()
+                .event_id(id)
+                .stack_id("site")
+                .stack_name("site")
+                .logical_resource_id(logical)
+                .resource_type("AWS::Lambda::Function")
+                .resource_status(ResourceStatus::from(status))
+                .resource_status_reason(reason)
+                .client_request_token(token)
+                .timestamp(DateTime::from_secs(100))
+                .build()
+        }
+
+        #[tokio::test]
+        async fn an_update_in_progress_is_followed_to_update_complete() {
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .output(|| stacks("UPDATE_IN_PROGRESS"))
+                .times(3)
+                .output(|| stacks("UPDATE_COMPLETE"))
+                .repeatedly()
+                .build();
+            let events =
+                mock!(Client::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
+            let mut log = EventLog::new("tok", DateTime::from_secs(0));
+            let status = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap();
+            assert_eq!(status, "UPDATE_COMPLETE");
+            assert_eq!(describe.num_calls(), 4);
+        }
+
+        #[tokio::test]
+        async fn an_update_that_rolls_back_fails_with_this_operations_reasons() {
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .output(|| stacks("UPDATE_IN_PROGRESS"))
+                .output(|| stacks("UPDATE_ROLLBACK_IN_PROGRESS"))
+                .output(|| stacks("UPDATE_ROLLBACK_COMPLETE"))
+                .repeatedly()
+                .build();
+            // Newest first, as CloudFormation returns them; the last one belongs to an older operation.
+            let events = mock!(Client::describe_stack_events).then_output(|| {
+                DescribeStackEventsOutput::builder()
+                    .stack_events(event("e4", "site", "UPDATE_ROLLBACK_COMPLETE", "", "tok"))
+                    .stack_events(event(
+                        "e3",
+                        "EdgeFunction",
+                        "UPDATE_FAILED",
+                        "Resource handler returned message: \"Code too large\"",
+                        "tok",
+                    ))
+                    .stack_events(event("e2", "Distribution", "UPDATE_FAILED", "Resource update cancelled", "tok"))
+                    .stack_events(event("e1", "EdgeFunction", "UPDATE_FAILED", "an old failure", "older-token"))
+                    .build()
+            });
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
+            let mut log = EventLog::new("tok", DateTime::from_secs(0));
+            let err = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap_err();
+            let Error::StackFailed { status, reasons, .. } = &err else { panic!("{err:?}") };
+            assert_eq!(status, "UPDATE_ROLLBACK_COMPLETE");
+            assert_eq!(reasons.len(), 1, "the cancellation is not a cause: {reasons:?}");
+            assert!(reasons[0].starts_with("EdgeFunction") && reasons[0].contains("Code too large"), "{reasons:?}");
+            assert!(!err.to_string().contains("an old failure"));
+            assert_eq!(err.exit_code(), 1);
+        }
+
+        #[tokio::test]
+        async fn another_operation_in_progress_is_waited_out() {
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .output(|| stacks("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"))
+                .times(2)
+                .output(|| stacks("UPDATE_COMPLETE"))
+                .build();
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe]);
+            let settled = settle(&cfn, &fast_poll(), "site").await.unwrap().unwrap();
+            assert_eq!(settled.status, "UPDATE_COMPLETE");
+        }
+
+        #[tokio::test]
+        async fn a_poll_throttled_beyond_the_sdks_retries_does_not_end_the_wait() {
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .http_status(400, Some(r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"#.into()))
+                .times(2)
+                .output(|| stacks("UPDATE_COMPLETE"))
+                .repeatedly()
+                .build();
+            let events =
+                mock!(Client::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
+            let mut log = EventLog::new("tok", DateTime::from_secs(0));
+            let status = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap();
+            assert_eq!(status, "UPDATE_COMPLETE");
+        }
+
+        #[tokio::test]
+        async fn cancel_update_calls_cancel_update_stack() {
+            let cancel = mock!(Client::cancel_update_stack)
+                .match_requests(|r| r.stack_name() == Some("arn:site"))
+                .then_output(|| CancelUpdateStackOutput::builder().build());
+            let cfn = mock_client!(aws_sdk_cloudformation, [&cancel]);
+            cancel_update(&cfn, "arn:site").await.unwrap();
+            assert_eq!(cancel.num_calls(), 1);
+        }
     }
 }
