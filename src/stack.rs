@@ -419,7 +419,7 @@ pub fn check_updatable(name: &str, status: &str) -> Result<()> {
     match status {
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => Err(Error::precondition(
             format!("stack {name} is in {status}: its first launch failed, and such a stack cannot be updated"),
-            format!("Read why in its events (aws cloudformation describe-stack-events --stack-name {name}), delete it (aws cloudformation delete-stack --stack-name {name}), then run again to launch it anew."),
+            format!("Read why in its events (aws cloudformation describe-stack-events --stack-name {name}), delete it (aws cloudformation delete-stack --stack-name {name}), then run again to launch it anew; or set `recreate-failed-stack: true` to have this tool do it."),
         )),
         "UPDATE_ROLLBACK_FAILED" => Err(Error::precondition(
             format!("stack {name} is in UPDATE_ROLLBACK_FAILED"),
