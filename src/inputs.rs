@@ -196,6 +196,12 @@ fn spec_for_key(key: &str) -> &'static str {
 /// Turns raw inputs into settings, collecting every problem. Only the file system is consulted
 /// (does `source` exist?); nothing in AWS is.
 pub fn validate(raw: RawInputs) -> Result<Settings> {
+    validate_as(raw, false)
+}
+
+/// As [`validate`]; with `code_from_event`, for the S3-triggered deployer, whose code is an S3
+/// object version named by the event, so that `source` is not needed.
+pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
     let mut p = Problems::default();
 
     let function_name = p.required("function-name", raw.function_name, valid_function_name);
@@ -222,6 +228,7 @@ pub fn validate(raw: RawInputs) -> Result<Settings> {
     };
     let source = match (raw.source, &rollback_to) {
         (None, Some(_)) => None,
+        (None, None) if code_from_event => None,
         (source, _) => p.required("source", source, valid_source).map(PathBuf::from),
     };
     let artifact_prefix = raw.artifact_prefix.map(|s| s.trim().to_owned()).unwrap_or_default();

@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod aws;
+pub mod deployer;
 pub mod distribution;
 pub mod error;
 pub mod function;
@@ -46,8 +47,10 @@ where
     };
     let ended = {
         // Polls stop at the deadline themselves; this also bounds calls that are not polls (an upload).
-        let release =
-            tokio::time::timeout(settings.timeout, release::run(&settings, &clients, &poll, &mut phases, &mut outputs));
+        let release = tokio::time::timeout(
+            settings.timeout,
+            release::run(&settings, &clients, &poll, &mut phases, &mut outputs, None),
+        );
         tokio::select! {
             r = release => match r {
                 Ok(r) => Ended::Done(r),
@@ -155,7 +158,7 @@ async fn interrupted(
 }
 
 /// Reports a failure: the annotation, what to do, the outputs known so far, the summary.
-fn fail(e: &Error, function: &str, outputs: Option<&Outputs>, timings: &report::Timings) -> i32 {
+pub(crate) fn fail(e: &Error, function: &str, outputs: Option<&Outputs>, timings: &report::Timings) -> i32 {
     // Each failed stack event is an annotation of its own, so the cause shows on the run's page.
     if let Error::StackFailed { reasons, .. } = e {
         for r in reasons {

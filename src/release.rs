@@ -59,8 +59,16 @@ impl Phases {
 }
 
 /// Runs the whole release. `out` is filled as facts become known, so that a failure still reports
-/// what was done (a published version, say).
-pub async fn run(s: &Settings, c: &Clients, poll: &Poll, phases: &mut Phases, out: &mut Outputs) -> Result<()> {
+/// what was done (a published version, say). `object` is set by the S3-triggered deployer: the code
+/// is then exactly that object version, and nothing is packaged or uploaded.
+pub async fn run(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    out: &mut Outputs,
+    object: Option<Artifact>,
+) -> Result<()> {
     let token = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4());
     out.s3_key = s.artifact_key();
 
@@ -74,13 +82,20 @@ pub async fn run(s: &Settings, c: &Clients, poll: &Poll, phases: &mut Phases, ou
     let stack = found.stack.clone();
     match stack {
         _ if s.rollback_to.is_some() => rollback(s, c, poll, phases, out, found, pf, &token).await,
+        None if object.is_some() => {
+            pf.push(Error::precondition(
+                format!("stack {} does not exist: the deployer releases into an existing stack", s.stack_name),
+                "Launch the stack first (with the action, the CLI or the console), or fix the deployer's INPUT_STACK_NAME.",
+            ));
+            pf.finish()
+        }
         None => first_launch(s, c, poll, phases, out, found, pf, None, &token).await,
         Some(st) if st.status == "ROLLBACK_COMPLETE" && s.recreate_failed_stack => {
             first_launch(s, c, poll, phases, out, found, pf, Some(st), &token).await
         }
         Some(st) => {
             pf.take(stack::check_updatable(&s.stack_name, &st.status))?;
-            release(s, c, poll, phases, out, found, pf, st, &token).await
+            release(s, c, poll, phases, out, found, pf, st, object, &token).await
         }
     }?;
     phases.end();
@@ -271,13 +286,17 @@ async fn release(
     found: Found,
     mut pf: Preflight,
     st: StackInfo,
+    object: Option<Artifact>,
     token: &str,
 ) -> Result<()> {
     let cur = current(s, c, &found, &mut pf, st).await?;
     pf.finish()?;
     let cur = cur.expect("preflight passed");
-    let package = found.package.as_ref().expect("a release has a package");
     describe_current(out, &cur);
+    let Some(package) = found.package.as_ref() else {
+        let object = object.expect("a release has a package or an S3 object");
+        return release_object(s, c, poll, phases, out, &cur, &found.template, object, token).await;
+    };
     if let Some(d) = &cur.distribution {
         preflight::warn_viewer_size(d, &cur.function.arn, package);
     }
@@ -336,7 +355,7 @@ async fn release(
             code_sha256: sha.clone(),
             ..Default::default()
         },
-        None => publish(s, c, poll, &artifact, sha, latest_current && !s.force).await?,
+        None => publish(s, c, poll, &artifact, Some(sha.as_str()), latest_current && !s.force).await?,
     };
     set_version(out, &version.arn);
     out.changed = cur.live.as_deref() != Some(version.arn.as_str());
@@ -347,6 +366,42 @@ async fn release(
         artifact_object_version: Some(artifact.version_id.clone()),
     };
     repoint(s, c, poll, phases, out, &cur, &found.template, &fill, token).await
+}
+
+/// The deployer's release: the function is updated from exactly the object version the S3 event
+/// names (not the newest one), published, and the stack re-pointed.
+#[allow(clippy::too_many_arguments)]
+async fn release_object(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    out: &mut Outputs,
+    cur: &Current,
+    template: &Template,
+    object: Artifact,
+    token: &str,
+) -> Result<()> {
+    out.s3_key = object.key.clone();
+    out.s3_version_id = object.version_id.clone();
+    if s.dry_run {
+        log::info(&format!(
+            "dry run: would release s3://{}/{} version {}",
+            object.bucket, object.key, object.version_id
+        ));
+        return Ok(());
+    }
+    phases.start("Function");
+    let version = publish(s, c, poll, &object, None, false).await?;
+    out.code_sha256 = version.code_sha256.clone();
+    set_version(out, &version.arn);
+    out.changed = cur.live.as_deref() != Some(version.arn.as_str());
+    let fill = Fill {
+        first_launch: false,
+        version_arn: Some(version.arn.clone()),
+        artifact_object_version: Some(object.version_id.clone()),
+    };
+    repoint(s, c, poll, phases, out, cur, template, &fill, token).await
 }
 
 /// Re-points the stack at a version already published: `rollback-to`.
@@ -525,12 +580,13 @@ async fn with_distribution_state(c: &Clients, e: Error, distribution_id: Option<
 
 /// Updates `$LATEST` from the artifact (unless it already holds the code), then publishes it, or
 /// reuses a version published earlier from the same code (a run stopped before its stack update).
+/// `sha` is the code's hash when this run packaged it; the deployer's code is hashed by Lambda.
 async fn publish(
     s: &Settings,
     c: &Clients,
     poll: &Poll,
     artifact: &Artifact,
-    sha: &str,
+    sha: Option<&str>,
     latest_current: bool,
 ) -> Result<FunctionInfo> {
     let latest = if latest_current {
@@ -542,6 +598,7 @@ async fn publish(
         ));
         function::update_code(&c.lambda, poll, &s.function_name, artifact).await?
     };
+    let sha = sha.unwrap_or(&latest.code_sha256);
     if latest.code_sha256 != sha {
         return Err(Error::failed(
             format!(
