@@ -1,0 +1,259 @@
+//! The S3-triggered deployer: the real binary as a Lambda process, fed S3 events through a small
+//! Lambda Runtime API server, releasing into the emulator.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+use common::{function_source, inputs, run, Emulator, BUCKET, FUNCTION, STACK};
+use sha2::Digest;
+
+const PREFIX: &str = "my releases/";
+const KEY: &str = "my releases/edge-fn.zip";
+
+/// The Runtime API's side of each invocation: which endpoint the function called, and the body.
+#[derive(Debug)]
+struct Outcome {
+    kind: &'static str,
+    body: String,
+}
+
+/// A Lambda Runtime API (2018-06-01) on loopback: hands out the queued events one by one, records
+/// each response or error, and holds `next` open once the queue is empty.
+struct RuntimeApi {
+    address: String,
+    outcomes: Receiver<Outcome>,
+}
+
+impl RuntimeApi {
+    fn start(events: Vec<String>) -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let queue = Arc::new(Mutex::new(events.into_iter().collect::<VecDeque<_>>()));
+        let (tx, outcomes) = channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (queue, tx) = (queue.clone(), tx.clone());
+                std::thread::spawn(move || serve(stream, queue, tx));
+            }
+        });
+        RuntimeApi { address, outcomes }
+    }
+
+    fn next_outcome(&self) -> Outcome {
+        self.outcomes.recv_timeout(Duration::from_secs(60)).expect("the function answered the invocation")
+    }
+}
+
+fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<String>>>, tx: Sender<Outcome>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut served = 0;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        if path.ends_with("/invocation/next") {
+            let Some(event) = queue.lock().unwrap().pop_front() else {
+                // No more events: hold the call, as the real service does between invocations.
+                std::thread::sleep(Duration::from_secs(3600));
+                return;
+            };
+            served += 1;
+            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 300_000;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nLambda-Runtime-Aws-Request-Id: req-{served}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:deployer\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n\r\n",
+                event.len()
+            );
+            writer.write_all(head.as_bytes()).unwrap();
+            writer.write_all(event.as_bytes()).unwrap();
+        } else {
+            let kind = if path.ends_with("/response") {
+                "response"
+            } else if path.ends_with("/error") {
+                "error"
+            } else {
+                "other"
+            };
+            tx.send(Outcome { kind, body }).unwrap();
+            writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        }
+        writer.flush().unwrap();
+    }
+}
+
+/// An S3 ObjectCreated event in the shape AWS documents, for one object version.
+fn s3_event(encoded_key: &str, version_id: &str) -> String {
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-25T12:00:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "release-on-zip",
+                "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                "object": {"key": encoded_key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "versionId": version_id, "sequencer": "0055AED6DCD90281E5"}
+            }
+        }]
+    })
+    .to_string()
+}
+
+/// The binary started as the Lambda runtime starts a provided.al2023 function.
+fn start_deployer(emu: &Emulator, api: &RuntimeApi, stack: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
+        .env_clear()
+        .envs(emu.env())
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", api.address.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "deployer"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/deployer"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "test"),
+            ("INPUT_STACK_NAME", stack),
+            ("INPUT_ARTIFACT_PREFIX", PREFIX),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// A deterministic zip of the example function with a marker, and its CodeSha256.
+fn zip_of(marker: &str) -> (Vec<u8>, String) {
+    let src = function_source(marker);
+    let package = lambda_edge_deploy::package::package(src.path()).unwrap();
+    let bytes = std::fs::read(&package.path).unwrap();
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+    (bytes, sha)
+}
+
+async fn put(c: &common::Clients, bytes: Vec<u8>) -> String {
+    let out = c.s3.put_object().bucket(BUCKET).key(KEY).body(ByteStream::from(bytes)).send().await.unwrap();
+    out.version_id().unwrap().to_owned()
+}
+
+/// Launches the example with the prefix, as the action would.
+async fn launch(emu: &Emulator, c: &common::Clients) -> common::Run {
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("launch");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[("INPUT_ARTIFACT_PREFIX", PREFIX)]));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 0);
+    r
+}
+
+#[tokio::test]
+async fn an_s3_event_releases_exactly_its_object_version_through_the_runtime_api() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let (zip_a, sha_a) = zip_of("a");
+    let (zip_b, sha_b) = zip_of("b");
+    assert_ne!(sha_a, sha_b);
+    let version_a = put(&c, zip_a).await;
+    put(&c, zip_b).await; // newer, and not the one the event names
+
+    // The key as S3 writes it into events: URL-encoded, spaces as `+`.
+    let api = RuntimeApi::start(vec![s3_event("my+releases/edge-fn.zip", &version_a)]);
+    let mut deployer = start_deployer(&emu, &api, STACK);
+    let outcome = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    assert_eq!(outcome.kind, "response", "{}", outcome.body);
+
+    let version_arn = c.stack_parameter(STACK, "LambdaVersion").await;
+    let published = c.lambda.get_function_configuration().function_name(&version_arn).send().await.unwrap();
+    assert_eq!(published.code_sha256(), Some(sha_a.as_str()), "released from the event's object version");
+    assert_eq!(c.stack_parameter(STACK, "ArtifactObjectVersion").await, version_a);
+    let (status, arns) = c.distribution(&c.only_distribution_id().await).await;
+    assert_eq!((status.as_str(), arns), ("Deployed", vec![version_arn.clone()]));
+    let response: serde_json::Value = serde_json::from_str(&outcome.body).unwrap();
+    assert_eq!(response["released"][0]["version-arn"], version_arn.as_str());
+    assert_eq!(response["released"][0]["s3-version-id"], version_a.as_str());
+}
+
+#[tokio::test]
+async fn keys_outside_the_prefix_are_skipped_and_unknown_functions_fail_changing_nothing() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let (zip, _) = zip_of("x");
+    let version = put(&c, zip).await;
+    let before = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
+
+    let api = RuntimeApi::start(vec![
+        s3_event("other/edge-fn.zip", &version),
+        s3_event("my+releases/no-such-fn.zip", &version),
+    ]);
+    let mut deployer = start_deployer(&emu, &api, STACK);
+    let skipped = api.next_outcome();
+    let failed = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+
+    assert_eq!(skipped.kind, "response", "{}", skipped.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&skipped.body).unwrap()["released"], serde_json::json!([]));
+    assert_eq!(failed.kind, "error", "{}", failed.body);
+    assert!(failed.body.contains("function no-such-fn does not exist"), "{}", failed.body);
+    assert!(failed.body.contains("What to do"), "{}", failed.body);
+    let after = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
+    assert_eq!(before, after, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_missing_stack_is_a_clear_error_and_changes_nothing() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let (zip, _) = zip_of("y");
+    let version = put(&c, zip).await;
+    let before = c.lambda_versions(FUNCTION).await;
+
+    let api = RuntimeApi::start(vec![s3_event("my+releases/edge-fn.zip", &version)]);
+    let mut deployer = start_deployer(&emu, &api, "no-such-stack");
+    let failed = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+
+    assert_eq!(failed.kind, "error", "{}", failed.body);
+    assert!(failed.body.contains("stack no-such-stack does not exist"), "{}", failed.body);
+    assert_eq!(c.lambda_versions(FUNCTION).await, before);
+    assert_eq!(c.stack_count().await, 1);
+}
