@@ -43,7 +43,11 @@ impl Emulator {
             .expect("start the emulator");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the emulator's address");
-        let url = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("unexpected launcher output: {line:?}")).to_owned();
+        let url = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected launcher output: {line:?}"))
+            .to_owned();
         Emulator { child, url }
     }
 
@@ -55,7 +59,9 @@ impl Emulator {
             .load()
             .await;
         Clients {
-            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+            ),
             lambda: aws_sdk_lambda::Client::new(&config),
             cfn: aws_sdk_cloudformation::Client::new(&config),
             cf: aws_sdk_cloudfront::Client::new(&config),
@@ -109,7 +115,9 @@ impl Clients {
         self.s3
             .put_bucket_versioning()
             .bucket(name)
-            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
             .send()
             .await
             .unwrap();
@@ -130,7 +138,12 @@ impl Clients {
     pub async fn stack_parameter(&self, stack: &str, key: &str) -> String {
         let out = self.cfn.describe_stacks().stack_name(stack).send().await.unwrap();
         let s = &out.stacks()[0];
-        s.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value()).unwrap_or_default().to_owned()
+        s.parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn stack_status(&self, stack: &str) -> String {
@@ -200,7 +213,12 @@ pub struct Run {
 impl Run {
     /// The JSON object on stdout.
     pub fn json(&self) -> serde_json::Value {
-        let line = self.stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON on stdout: {self:?}"));
+        let line = self
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON on stdout: {self:?}"));
         serde_json::from_str(line).unwrap()
     }
 

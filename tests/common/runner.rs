@@ -31,7 +31,9 @@ pub fn parse_output_file(text: &str) -> Result<Vec<(String, String)>, String> {
                 }
                 let mut value = Vec::new();
                 loop {
-                    let Some(l) = lines.next() else { return Err(format!("Matching delimiter not found '{delimiter}'")) };
+                    let Some(l) = lines.next() else {
+                        return Err(format!("Matching delimiter not found '{delimiter}'"));
+                    };
                     let l = l.strip_suffix('\r').unwrap_or(l);
                     if l == delimiter {
                         if lines.peek().is_none() {

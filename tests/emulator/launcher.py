@@ -868,6 +868,32 @@ def _patch_bucket_versioning() -> None:
     S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+# --- 13. S3 enforces ExpectedBucketOwner ---------------------------------------------------
+# moto ignores the `x-amz-expected-bucket-owner` header, so a bucket owned by another account
+# passed the check. S3 refuses any bucket or object request whose bucket is owned by an account
+# other than the one named: 403 AccessDenied. The owner is the account moto created the bucket in.
+
+def _patch_expected_bucket_owner() -> None:
+    from moto.s3.exceptions import BucketAccessDeniedError
+    from moto.s3.models import s3_backends
+    from moto.s3.responses import S3Response
+
+    def enforce(handler: Any) -> Any:
+        # Wraps the inner handlers, which run inside the try that renders an S3 error response.
+        def wrapper(self: Any, request: Any, full_url: str) -> Any:
+            expected = request.headers.get("x-amz-expected-bucket-owner")
+            bucket_name = self.parse_bucket_name_from_url(request, full_url) if expected else ""
+            owner = s3_backends.bucket_accounts.get(bucket_name) if bucket_name else None
+            if owner is not None and owner[1] != expected.strip():
+                raise BucketAccessDeniedError(bucket_name)
+            return handler(self, request, full_url)
+
+        return wrapper
+
+    S3Response._bucket_response = enforce(S3Response._bucket_response)
+    S3Response._key_response = enforce(S3Response._key_response)
+
+
 MOTO_VERSION = "5.2.5"  # the release whose internals the sections above were written against
 
 
@@ -890,6 +916,7 @@ def install() -> None:
     _patch_rollbacks()
     _patch_deleted_stacks()
     _patch_bucket_versioning()
+    _patch_expected_bucket_owner()
 
 
 def _wait_for_stdin_eof(stop: threading.Event) -> None:
