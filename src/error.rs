@@ -191,7 +191,9 @@ where
     move |e| {
         let code = e.code().map(str::to_owned);
         let transient = match &e {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+            // A user error (a malformed endpoint, say) fails the same way every time.
+            SdkError::DispatchFailure(d) => !d.is_user(),
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(s) => {
                 let status = s.raw().status();
                 status.is_server_error() || status.as_u16() == 429 || is_throttling(code.as_deref())

@@ -614,7 +614,19 @@ async fn publish(
             return Ok(v);
         }
     }
-    let v = function::publish(&c.lambda, poll, &s.function_name, &latest).await?;
+    let v = match function::publish(&c.lambda, poll, &s.function_name, &latest).await {
+        Ok(v) => v,
+        // A retried PublishVersion whose first answer was lost finds $LATEST's revision moved on:
+        // the version it published is there, with this code.
+        Err(e @ Error::Failed { .. }) => match function::find_published(&c.lambda, &s.function_name, sha).await? {
+            Some(v) if function::get(&c.lambda, &s.function_name).await?.is_some_and(|l| l.code_sha256 == sha) => {
+                log::info(&format!("version {} was published with this code; using it", v.version));
+                v
+            }
+            _ => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     log::info(&format!("published version {} ({})", v.version, v.arn));
     Ok(v)
 }
