@@ -41,6 +41,12 @@ pub const INPUTS: &[InputSpec] = &[
     spec("expected-bucket-owner", false, "", "Account id that must own `artifact-bucket`; passed as ExpectedBucketOwner on every S3 call."),
     spec("recreate-failed-stack", false, "false", "Delete a stack left in ROLLBACK_COMPLETE by a failed first launch, and launch it again."),
     spec("on-interrupt", false, "leave", "On SIGINT/SIGTERM (a cancelled job): `leave` an in-progress stack update running, or `cancel` it (CancelUpdateStack, so it rolls back)."),
+    spec("check-url", false, "", "URL to request once the distribution is Deployed; a path alone (`/index.html`) means the distribution's own domain over HTTPS."),
+    spec("check-status", false, "200", "HTTP status the check expects."),
+    spec("check-header", false, "", "`Name: regex` that a response header must match; several, one per line."),
+    spec("check-body", false, "", "Regex that the response body must match."),
+    spec("check-timeout", false, "5m", "How long the check retries (edges pick up a new version at different moments), such as `90s` or `5m`."),
+    spec("rollback-on-failure", false, "false", "When the check fails, re-point the stack at the version live before this release, wait, verify, and still exit 1."),
     spec("rollback-to", false, "", "Re-point the stack at an already published version instead of releasing: `previous`, a version number, or a version ARN. Nothing is packaged."),
 ];
 
@@ -79,6 +85,12 @@ pub struct RawInputs {
     pub recreate_failed_stack: Option<String>,
     pub on_interrupt: Option<String>,
     pub rollback_to: Option<String>,
+    pub check_url: Option<String>,
+    pub check_status: Option<String>,
+    pub check_header: Option<String>,
+    pub check_body: Option<String>,
+    pub check_timeout: Option<String>,
+    pub rollback_on_failure: Option<String>,
 }
 
 /// Where the stack's template comes from.
@@ -130,6 +142,8 @@ pub struct Settings {
     pub recreate_failed_stack: bool,
     pub on_interrupt: OnInterrupt,
     pub rollback_to: Option<RollbackTarget>,
+    pub check: Option<crate::check::CheckSpec>,
+    pub rollback_on_failure: bool,
 }
 
 impl Settings {
@@ -313,18 +327,13 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
         }
     }
 
-    let timeout_text = raw.timeout.unwrap_or_else(|| default_of("timeout").to_owned());
-    let timeout = match humantime::parse_duration(timeout_text.trim()) {
-        Ok(d) if d >= Duration::from_secs(1) => d,
-        Ok(_) => {
-            p.push("timeout", "must be at least 1s");
-            Duration::ZERO
-        }
-        Err(_) => {
-            p.push("timeout", format!("`{}` is not a duration; write it as `90s`, `45m` or `1h`", timeout_text.trim()));
-            Duration::ZERO
-        }
-    };
+    let timeout = p.duration("timeout", raw.timeout);
+    let rollback_on_failure = p.boolean("rollback-on-failure", raw.rollback_on_failure);
+    let check =
+        check_spec(&mut p, raw.check_url, raw.check_status, raw.check_header, raw.check_body, raw.check_timeout);
+    if rollback_on_failure && check.is_none() {
+        p.push("rollback-on-failure", "needs `check-url`: the rollback follows a failed check");
+    }
 
     let invalidation_paths = split_list(raw.invalidation_paths.as_deref().unwrap_or(""));
     for path in &invalidation_paths {
@@ -359,7 +368,68 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
         recreate_failed_stack,
         on_interrupt,
         rollback_to,
+        check,
+        rollback_on_failure,
     })
+}
+
+/// The check's expectations, each compiled now so that a malformed one fails before any write.
+fn check_spec(
+    p: &mut Problems,
+    url: Option<String>,
+    status: Option<String>,
+    header: Option<String>,
+    body: Option<String>,
+    timeout: Option<String>,
+) -> Option<crate::check::CheckSpec> {
+    let Some(url) = url.map(|u| u.trim().to_owned()) else {
+        // The GitHub runner passes every declared input with its default: only a value of the
+        // user's own counts as given.
+        for (input, given) in
+            [("check-status", &status), ("check-header", &header), ("check-body", &body), ("check-timeout", &timeout)]
+        {
+            if given.as_deref().is_some_and(|v| v.trim() != default_of(input)) {
+                p.push(input, "needs `check-url`, the URL to check");
+            }
+        }
+        return None;
+    };
+    if !(url.starts_with('/') || url.starts_with("https://") || url.starts_with("http://")) {
+        p.push("check-url", format!("`{url}`: expected a path such as `/index.html` or a full http(s):// URL"));
+    }
+    let status_text = status.unwrap_or_else(|| default_of("check-status").to_owned());
+    let status = match status_text.trim().parse::<u16>() {
+        Ok(s) if (100..=599).contains(&s) => s,
+        _ => {
+            p.push("check-status", format!("`{}` is not an HTTP status (100 to 599)", status_text.trim()));
+            0
+        }
+    };
+    let mut headers = Vec::new();
+    for line in header.as_deref().unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((name, pattern)) = line.split_once(':') else {
+            p.push("check-header", format!("`{line}` is not `Name: regex` (such as `x-edge-release: ^release-2$`)"));
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+            p.push("check-header", format!("`{name}` in `{line}` is not a header name"));
+            continue;
+        }
+        match regex::Regex::new(pattern.trim()) {
+            Ok(r) => headers.push((name.to_ascii_lowercase(), r)),
+            Err(e) => p.push("check-header", format!("the regex in `{line}` does not compile: {e}")),
+        }
+    }
+    let body = body.and_then(|b| match regex::Regex::new(b.trim()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            p.push("check-body", format!("the regex does not compile: {e}"));
+            None
+        }
+    });
+    let timeout = p.duration("check-timeout", timeout);
+    Some(crate::check::CheckSpec { url, status, headers, body, timeout })
 }
 
 #[derive(Default)]
@@ -399,6 +469,21 @@ impl Problems {
             other => {
                 self.push(input, format!("expected `true` or `false`, got `{other}`"));
                 false
+            }
+        }
+    }
+
+    fn duration(&mut self, input: &'static str, value: Option<String>) -> Duration {
+        let text = value.unwrap_or_else(|| default_of(input).to_owned());
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if d >= Duration::from_secs(1) => d,
+            Ok(_) => {
+                self.push(input, "must be at least 1s");
+                Duration::ZERO
+            }
+            Err(_) => {
+                self.push(input, format!("`{}` is not a duration; write it as `90s`, `45m` or `1h`", text.trim()));
+                Duration::ZERO
             }
         }
     }
@@ -636,6 +721,44 @@ mod tests {
         for input in ["expected-bucket-owner", "on-interrupt", "recreate-failed-stack"] {
             assert!(p.iter().any(|p| p.input == input), "{input}: {p:?}");
         }
+    }
+
+    #[test]
+    fn check_inputs_compile_now_and_need_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = required_and(
+            dir.path(),
+            &[
+                ("INPUT_CHECK-URL", "/index.html"),
+                ("INPUT_CHECK-HEADER", "x-edge-release: ^release-2$\ncache-control: max-age=\\d+"),
+                ("INPUT_CHECK-BODY", "Hello, (edge|world)"),
+                ("INPUT_CHECK-TIMEOUT", "90s"),
+                ("INPUT_ROLLBACK-ON-FAILURE", "true"),
+            ],
+        )
+        .unwrap();
+        let c = s.check.unwrap();
+        assert_eq!((c.url.as_str(), c.status, c.timeout), ("/index.html", 200, Duration::from_secs(90)));
+        assert_eq!(c.headers.len(), 2);
+        assert!(c.headers[0].1.is_match("release-2") && !c.headers[0].1.is_match("release-22"));
+        assert!(s.rollback_on_failure);
+
+        let p = problems(required_and(
+            dir.path(),
+            &[
+                ("INPUT_CHECK-URL", "/"),
+                ("INPUT_CHECK-HEADER", "x-edge-release ^2$\nx-a: ([unclosed"),
+                ("INPUT_CHECK-STATUS", "20"),
+            ],
+        ));
+        assert_eq!(p.iter().filter(|p| p.input == "check-header").count(), 2, "{p:?}");
+        assert!(p.iter().any(|p| p.input == "check-status"), "{p:?}");
+        // Defaults passed by the runner are not a check without a URL.
+        let s = required_and(dir.path(), &[("INPUT_CHECK-STATUS", "200"), ("INPUT_CHECK-TIMEOUT", "5m")]).unwrap();
+        assert!(s.check.is_none());
+        let p = problems(required_and(dir.path(), &[("INPUT_CHECK-BODY", "x"), ("INPUT_ROLLBACK-ON-FAILURE", "true")]));
+        assert!(p.iter().any(|p| p.input == "check-body" && p.problem.contains("check-url")), "{p:?}");
+        assert!(p.iter().any(|p| p.input == "rollback-on-failure"), "{p:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod aws;
+pub mod check;
 pub mod deployer;
 pub mod distribution;
 pub mod error;

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
+use crate::check;
 use crate::distribution;
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
@@ -17,7 +18,7 @@ use crate::log;
 use crate::package::Package;
 use crate::poll::Poll;
 use crate::preflight::{self, Found, Preflight};
-use crate::report::{Outputs, Timings};
+use crate::report::{CheckResult, Outputs, Timings};
 use crate::stack::{self, Fill, Operation, StackInfo, Template, TemplateInfo};
 
 const VERSION_TYPE: &str = "AWS::Lambda::Version";
@@ -93,10 +94,14 @@ pub async fn run(
         Some(st) if st.status == "ROLLBACK_COMPLETE" && s.recreate_failed_stack => {
             first_launch(s, c, poll, phases, out, found, pf, Some(st), &token).await
         }
-        Some(st) => {
-            pf.take(stack::check_updatable(&s.stack_name, &st.status))?;
-            release(s, c, poll, phases, out, found, pf, st, object, &token).await
-        }
+        Some(st) => match stack::check_updatable(&s.stack_name, &st.status) {
+            // A dead stack explains everything else that looks wrong (its function rolled back too).
+            Err(e) => {
+                pf.push(e);
+                pf.finish()
+            }
+            Ok(()) => release(s, c, poll, phases, out, found, pf, st, object, &token).await,
+        },
     }?;
     phases.end();
     Ok(())
@@ -183,7 +188,7 @@ async fn first_launch(
         log::info("not waiting (`wait: false`): the version is known once the stack is complete");
         return Ok(());
     }
-    out.stack_status = wait_stack(s, c, poll, phases, &stack_id, Operation::Create, token, since).await?;
+    wait_stack(s, c, poll, phases, out, &stack_id, Operation::Create, token, since).await?;
 
     let function = function::get(&c.lambda, &s.function_name).await?.ok_or_else(|| {
         Error::failed(
@@ -213,10 +218,12 @@ async fn first_launch(
         }
     };
     set_version(out, &version_arn);
-    distribution_phase(s, c, poll, phases, out, &stack_id, &function.arn, token).await
+    distribution_phase(s, c, poll, phases, out, &stack_id, &function.arn, token).await?;
+    check_phase(s, c, poll, phases, out, None, token).await
 }
 
 /// The state of a stack and function that a release or rollback starts from.
+#[derive(Clone)]
 struct Current {
     stack: StackInfo,
     function: FunctionInfo,
@@ -365,7 +372,67 @@ async fn release(
         version_arn: Some(version.arn.clone()),
         artifact_object_version: Some(artifact.version_id.clone()),
     };
-    repoint(s, c, poll, phases, out, &cur, &found.template, &fill, token).await
+    repoint(s, c, poll, phases, out, &cur, &found.template, &fill, token).await?;
+    check_phase(s, c, poll, phases, out, Some(&cur), token).await
+}
+
+/// Checks the site at the edge. When the check fails and `rollback-on-failure` is set, the stack is
+/// re-pointed at the version that was live before this release (`cur.live`), and the run still fails.
+async fn check_phase(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    phases: &mut Phases,
+    out: &mut Outputs,
+    cur: Option<&Current>,
+    token: &str,
+) -> Result<()> {
+    let Some(spec) = &s.check else { return Ok(()) };
+    if !s.wait {
+        log::warn("`check-url` is skipped with `wait: false`: the new version is not deployed yet");
+        return Ok(());
+    }
+    phases.start("Check");
+    let seen = check::run(spec, &out.distribution_domain).await?;
+    let seen = match seen {
+        Ok(seen) => {
+            out.check_result = CheckResult::Passed;
+            out.check_detail = seen.describe();
+            log::info(&format!("check passed: {}", out.check_detail));
+            return Ok(());
+        }
+        Err(seen) => seen,
+    };
+    out.check_result = CheckResult::Failed;
+    out.check_detail = seen.describe();
+    let what = format!("the check at the edge failed: {}", out.check_detail);
+    let fix = "Fix the code (or the check's expectations) and release again; `rollback-to: previous` restores the version before.";
+    let previous = cur.and_then(|cur| cur.live.clone().map(|live| (cur, live)));
+    let Some((cur, live)) = previous.filter(|_| s.rollback_on_failure) else {
+        let what =
+            if s.rollback_on_failure { format!("{what}; there is no earlier version to roll back to") } else { what };
+        return Err(Error::failed(what, fix));
+    };
+    let failed_version = out.version_arn.clone();
+    log::warn(&format!("{what}; rolling back to {live} (`rollback-on-failure`)"));
+    // The release changed the stack's parameters: start from what it has now.
+    let stack = stack::describe(&c.cloudformation, &s.stack_name).await?.ok_or_else(|| {
+        Error::failed(
+            format!("stack {} disappeared during the release", s.stack_name),
+            "Check the stack in the console.",
+        )
+    })?;
+    let now = Current { stack, ..cur.clone() };
+    set_version(out, &live);
+    let fill = Fill { first_launch: false, version_arn: Some(live.clone()), artifact_object_version: None };
+    repoint(s, c, poll, phases, out, &now, &Template::Previous, &fill, token)
+        .await
+        .map_err(|e| Error::failed(format!("{what}; rolling back to {live} failed too: {e}"), e.help()))?;
+    out.check_result = CheckResult::RolledBack;
+    Err(Error::failed(
+        format!("{what}. The release of {failed_version} was rolled back: the distribution runs {live} again"),
+        fix,
+    ))
 }
 
 /// The deployer's release: the function is updated from exactly the object version the S3 event
@@ -423,7 +490,10 @@ async fn rollback(
         ));
         return pf.finish();
     };
-    pf.take(stack::check_updatable(&s.stack_name, &st.status))?;
+    if let Err(e) = stack::check_updatable(&s.stack_name, &st.status) {
+        pf.push(e);
+        return pf.finish();
+    }
     let cur = current(s, c, &found, &mut pf, st).await?;
     let target = match &cur {
         Some(cur) => pf.take(resolve_rollback(s, c, cur).await)?,
@@ -523,13 +593,10 @@ async fn repoint(
             log::info("not waiting (`wait: false`)");
             return Ok(());
         }
-        let waited = wait_stack(s, c, poll, phases, &cur.stack.id, Operation::Update, token, since).await;
-        out.stack_status = match waited {
-            Ok(status) => status,
-            Err(e) => {
-                return Err(with_distribution_state(c, e, cur.distribution_id.as_deref(), &cur.function.arn).await)
-            }
-        };
+        let waited = wait_stack(s, c, poll, phases, out, &cur.stack.id, Operation::Update, token, since).await;
+        if let Err(e) = waited {
+            return Err(with_distribution_state(c, e, cur.distribution_id.as_deref(), &cur.function.arn).await);
+        }
     }
     if !s.wait {
         return Ok(());
@@ -537,13 +604,15 @@ async fn repoint(
     distribution_phase(s, c, poll, phases, out, &cur.stack.id, &cur.function.arn, token).await
 }
 
-/// Waits for a stack operation, recording it as in flight for an interruption to report.
+/// Waits for a stack operation, recording it as in flight for an interruption to report; the final
+/// status, success or not, goes to the outputs.
 #[allow(clippy::too_many_arguments)]
 async fn wait_stack(
     s: &Settings,
     c: &Clients,
     poll: &Poll,
     phases: &mut Phases,
+    out: &mut Outputs,
     stack_id: &str,
     op: Operation,
     token: &str,
@@ -554,6 +623,10 @@ async fn wait_stack(
     let mut events = stack::EventLog::new(token, since);
     let status = stack::wait(&c.cloudformation, poll, &s.stack_name, stack_id, op, &mut events).await;
     phases.in_flight = None;
+    match &status {
+        Ok(st) | Err(Error::StackFailed { status: st, .. }) => out.stack_status = st.clone(),
+        Err(_) => {}
+    }
     status
 }
 

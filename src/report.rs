@@ -29,6 +29,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("changed", "`true` when this run published or re-pointed anything, else `false`."),
     out("first-launch", "`true` when this run created the stack."),
     out("invalidation-id", "ID of the CloudFront invalidation, empty if none."),
+    out("check-result", "What the check at the edge found: `passed`, `failed`, `rolled-back` or `skipped`."),
 ];
 
 const fn out(name: &'static str, description: &'static str) -> OutputSpec {
@@ -51,6 +52,20 @@ pub struct Outputs {
     pub changed: bool,
     pub first_launch: bool,
     pub invalidation_id: String,
+    pub check_result: CheckResult,
+    /// What the check saw, for the log and the summary.
+    #[serde(skip)]
+    pub check_detail: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckResult {
+    Passed,
+    Failed,
+    RolledBack,
+    #[default]
+    Skipped,
 }
 
 impl Outputs {
@@ -145,6 +160,11 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
             ("Distribution", if o.distribution_id.is_empty() { "none".into() } else { format!("[`{}`](https://us-east-1.console.aws.amazon.com/cloudfront/v4/home#/distributions/{}) {}", o.distribution_id, o.distribution_id, o.distribution_domain) }),
             ("Changed", o.changed.to_string()),
             ("First launch", o.first_launch.to_string()),
+            ("Check", {
+                let result = serde_json::to_value(o.check_result).expect("serializes");
+                let result = result.as_str().unwrap_or_default().to_owned();
+                if o.check_detail.is_empty() { result } else { format!("{result}: {}", md_escape(&o.check_detail)) }
+            }),
         ];
         s.push_str("| | |\n|---|---|\n");
         for (k, v) in rows {

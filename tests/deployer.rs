@@ -103,7 +103,9 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<String>>>, tx: Sender<Outc
                 "other"
             };
             tx.send(Outcome { kind, body }).unwrap();
-            writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+            writer
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                .unwrap();
         }
         writer.flush().unwrap();
     }

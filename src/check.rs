@@ -1,0 +1,196 @@
+//! Check: once CloudFront is Deployed, request the site and check that it shows what the new code
+//! does. Edges pick up a new version at different moments, so the check retries until the
+//! expectations hold or its time runs out.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use regex::Regex;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::log;
+
+/// What to request and what must hold.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// A full URL, or a path on the distribution's own domain.
+    pub url: String,
+    pub status: u16,
+    pub headers: Vec<(String, Regex)>,
+    pub body: Option<Regex>,
+    pub timeout: Duration,
+}
+
+/// What the last try saw.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub url: String,
+    pub status: Option<u16>,
+    /// The headers the expectations ask about, as received.
+    pub headers: Vec<(String, String)>,
+    pub body_start: String,
+    pub tries: u32,
+    pub elapsed: Duration,
+    /// Why the last try did not pass.
+    pub problems: Vec<String>,
+}
+
+impl Seen {
+    pub fn describe(&self) -> String {
+        let status = self.status.map(|s| s.to_string()).unwrap_or_else(|| "no response".into());
+        let headers: Vec<String> = self.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        format!(
+            "{} answered {status} after {} tr{} in {:.1} s{}{}; body starts {:?}",
+            self.url,
+            self.tries,
+            if self.tries == 1 { "y" } else { "ies" },
+            self.elapsed.as_secs_f64(),
+            if headers.is_empty() { String::new() } else { format!("; {}", headers.join("; ")) },
+            if self.problems.is_empty() { String::new() } else { format!("; {}", self.problems.join("; ")) },
+            self.body_start
+        )
+    }
+}
+
+/// The first bytes of the body that are kept for the report, and the most that is read.
+const BODY_SHOWN: usize = 200;
+const BODY_READ: usize = 1024 * 1024;
+const PER_REQUEST: Duration = Duration::from_secs(10);
+
+/// The URL to request: a path alone means the distribution's domain over HTTPS.
+pub fn url_for(spec_url: &str, domain: &str) -> String {
+    if spec_url.starts_with('/') {
+        format!("https://{domain}{spec_url}")
+    } else {
+        spec_url.to_owned()
+    }
+}
+
+/// Adds a query parameter no cache has seen, so that the request reaches the origin side.
+fn cache_busted(url: &str, n: u32) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}lambda-edge-deploy-check={}-{n}", uuid::Uuid::new_v4().simple())
+}
+
+/// Requests the URL until every expectation holds (Ok) or the check's time runs out (Err), each
+/// way with what was seen.
+pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<Seen, Seen>> {
+    let url = url_for(&spec.url, domain);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(Error::io("loading the system's CA certificates"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    // Redirects are not followed: a redirect is an answer to check like any other.
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let started = Instant::now();
+    let deadline = started + spec.timeout;
+    let mut interval = Duration::from_secs(1);
+    let mut seen = Seen { url: url.clone(), ..Default::default() };
+    loop {
+        seen.tries += 1;
+        let attempt = Seen { url: url.clone(), tries: seen.tries, ..Default::default() };
+        let budget =
+            PER_REQUEST.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(100));
+        seen = match tokio::time::timeout(
+            budget,
+            try_once(&client, spec, &cache_busted(&url, seen.tries), attempt.clone()),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(_) => Seen { problems: vec![format!("no answer within {} s", budget.as_secs_f64())], ..attempt },
+        };
+        seen.elapsed = started.elapsed();
+        if seen.problems.is_empty() {
+            return Ok(Ok(seen));
+        }
+        log::info(&format!("check: {}", seen.describe()));
+        let now = Instant::now();
+        if now + interval >= deadline {
+            return Ok(Err(seen));
+        }
+        tokio::time::sleep(interval).await;
+        interval = interval.mul_f64(1.5).min(Duration::from_secs(10));
+    }
+}
+
+async fn try_once<C>(client: &Client<C, Empty<Bytes>>, spec: &CheckSpec, url: &str, mut seen: Seen) -> Seen
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let request = match hyper::Request::get(url)
+        .header("cache-control", "no-cache")
+        .header("pragma", "no-cache")
+        .header("user-agent", concat!("lambda-edge-deploy/", env!("CARGO_PKG_VERSION")))
+        .body(Empty::new())
+    {
+        Ok(r) => r,
+        Err(e) => {
+            seen.problems.push(format!("not a valid request URL: {e}"));
+            return seen;
+        }
+    };
+    let response = match client.request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let cause = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+            seen.problems.push(format!("could not connect: {e} {cause}").trim_end().to_owned());
+            return seen;
+        }
+    };
+    let status = response.status().as_u16();
+    seen.status = Some(status);
+    if status != spec.status {
+        seen.problems.push(format!("status {status}, expected {}", spec.status));
+    }
+    for (name, pattern) in &spec.headers {
+        let values: Vec<String> = response
+            .headers()
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        seen.headers.push((name.clone(), if values.is_empty() { "(absent)".into() } else { values.join(", ") }));
+        if !values.iter().any(|v| pattern.is_match(v)) {
+            seen.problems.push(format!("header {name} does not match /{pattern}/"));
+        }
+    }
+    let body = match Limited::new(response.into_body(), BODY_READ).collect().await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+        Err(e) => {
+            seen.problems.push(format!("reading the body failed: {e}"));
+            String::new()
+        }
+    };
+    seen.body_start = body.chars().take(BODY_SHOWN).collect();
+    if let Some(pattern) = &spec.body {
+        if !pattern.is_match(&body) {
+            seen.problems.push(format!("the body does not match /{pattern}/"));
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_means_the_distributions_domain_over_https() {
+        assert_eq!(url_for("/index.html", "d1.cloudfront.net"), "https://d1.cloudfront.net/index.html");
+        assert_eq!(url_for("http://127.0.0.1:9/x", "d1.cloudfront.net"), "http://127.0.0.1:9/x");
+    }
+
+    #[test]
+    fn cache_busting_keeps_the_query() {
+        assert!(cache_busted("https://a/x?y=1", 2).starts_with("https://a/x?y=1&lambda-edge-deploy-check="));
+        assert!(cache_busted("https://a/x", 1).starts_with("https://a/x?lambda-edge-deploy-check="));
+        assert_ne!(cache_busted("https://a/x", 1), cache_busted("https://a/x", 1));
+    }
+}

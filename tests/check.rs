@@ -1,0 +1,179 @@
+//! The check at the edge after a release. The emulated distribution's domain does not resolve, so
+//! `check-url` is a full URL to a small HTTP server started here, standing in for the edge.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+
+/// How the stand-in edge answers.
+#[derive(Clone, Copy)]
+enum Edge {
+    /// The new release's header from the `n`th request on, the old one before.
+    NewFrom(usize),
+    /// Accepts the connection and never answers.
+    Silent,
+}
+
+/// Starts the stand-in edge; returns its base URL and the count of requests it has seen.
+fn edge(mode: Edge) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let release = match mode {
+                    Edge::Silent => {
+                        std::thread::sleep(Duration::from_secs(30));
+                        return;
+                    }
+                    Edge::NewFrom(from) if n >= from => "release-2",
+                    Edge::NewFrom(_) => "release-1",
+                };
+                let body = format!("<h1>Hello from {release}</h1>");
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nx-edge-release: {release}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (url, count)
+}
+
+/// Launches the example (version 1), then releases a code change with the given check inputs.
+async fn release_with(emu: &Emulator, c: &common::Clients, check: &[(&str, &str)]) -> (common::Run, common::Run) {
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[]));
+    let first = run(&env, src.path());
+    assert_eq!(first.code, 0);
+    set_marker(src.path(), "two");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), check));
+    (first, run(&env, src.path()))
+}
+
+#[tokio::test]
+async fn the_check_retries_until_the_edge_serves_the_new_code() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let (url, count) = edge(Edge::NewFrom(3));
+    let target = format!("{url}/index.html");
+    let (_, r) = release_with(
+        &emu,
+        &c,
+        &[
+            ("INPUT_CHECK_URL", &target),
+            ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
+            ("INPUT_CHECK_BODY", "Hello from release-2"),
+            ("INPUT_CHECK_TIMEOUT", "30s"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0);
+    assert_eq!(r.out("check-result"), "passed");
+    assert_eq!(count.load(Ordering::SeqCst), 3, "passed on the third request, not before");
+    assert!(r.stderr.contains("check passed") && r.stderr.contains("after 3 tries"), "{}", r.stderr);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
+}
+
+#[tokio::test]
+async fn a_failing_check_exits_1_with_what_it_saw() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let (url, _) = edge(Edge::NewFrom(usize::MAX));
+    let (_, r) = release_with(
+        &emu,
+        &c,
+        &[
+            ("INPUT_CHECK_URL", &url),
+            ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
+            ("INPUT_CHECK_TIMEOUT", "3s"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert_eq!(r.out("check-result"), "failed");
+    assert!(r.stderr.contains("the check at the edge failed"), "{}", r.stderr);
+    assert!(r.stderr.contains("x-edge-release: release-1"), "the header seen: {}", r.stderr);
+    assert!(r.stderr.contains("Hello from release-1"), "the body seen: {}", r.stderr);
+    // Without rollback-on-failure the new version stays.
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
+}
+
+#[tokio::test]
+async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let (url, _) = edge(Edge::NewFrom(usize::MAX));
+    let (first, r) = release_with(
+        &emu,
+        &c,
+        &[
+            ("INPUT_CHECK_URL", &url),
+            ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
+            ("INPUT_CHECK_TIMEOUT", "3s"),
+            ("INPUT_ROLLBACK_ON_FAILURE", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert_eq!(r.out("check-result"), "rolled-back");
+    let previous = first.out("version-arn");
+    assert!(r.stderr.contains("was rolled back") && r.stderr.contains(&previous), "{}", r.stderr);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, previous);
+    let (status, arns) = c.distribution(&c.only_distribution_id().await).await;
+    assert_eq!((status.as_str(), arns), ("Deployed", vec![previous.clone()]));
+    assert_eq!(c.lambda_versions(FUNCTION).await.len(), 2, "the failed version stays published");
+}
+
+#[tokio::test]
+async fn connection_refused_and_no_answer_are_said_plainly() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let (_, r) = release_with(&emu, &c, &[("INPUT_CHECK_URL", &refused), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("could not connect"), "{}", r.stderr);
+
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let (silent, _) = edge(Edge::Silent);
+    let (_, r) = release_with(&emu, &c, &[("INPUT_CHECK_URL", &silent), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no answer within"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn a_malformed_check_header_is_an_input_error_before_any_write() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[("INPUT_CHECK_URL", "/"), ("INPUT_CHECK_HEADER", "x-edge-release ^release-2$")]));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("input `check-header`") && r.stderr.contains("Name: regex"), "{}", r.stderr);
+    assert!(c.object_versions(BUCKET, "edge-fn.zip").await.is_empty());
+    assert_eq!(c.stack_count().await, 0);
+}
