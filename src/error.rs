@@ -201,9 +201,11 @@ where
             _ => false,
         };
         let fix = fix_for(code.as_deref());
-        let detail = match (e.code(), e.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.to_owned(),
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let detail = match (e.code(), e.message(), status) {
+            (Some(c), Some(m), _) => format!("{c}: {m}"),
+            (Some(c), None, _) => c.to_owned(),
+            (None, Some(m), Some(status)) => format!("HTTP {status}: {m}"),
             _ => DisplayErrorContext(&e).to_string(),
         };
         crate::log::debug(&format!("{action}: {}", DisplayErrorContext(&e)));

@@ -273,15 +273,6 @@ mod tests {
         use aws_smithy_mocks::{mock, mock_client, RuleMode};
         use std::time::Duration;
 
-        fn fast_poll() -> Poll {
-            Poll {
-                first: Duration::from_millis(1),
-                cap: Duration::from_millis(2),
-                deadline: tokio::time::Instant::now() + Duration::from_secs(10),
-                timeout: Duration::from_secs(10),
-            }
-        }
-
         fn config(update: LastUpdateStatus) -> GetFunctionConfigurationOutput {
             GetFunctionConfigurationOutput::builder()
                 .function_arn("arn:aws:lambda:us-east-1:123456789012:function:edge")
@@ -318,7 +309,7 @@ mod tests {
                 .repeatedly()
                 .build();
             let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&update, &get]);
-            let latest = update_code(&lambda, &fast_poll(), "edge", &artifact()).await.unwrap();
+            let latest = update_code(&lambda, &Poll::fast(Duration::from_secs(10)), "edge", &artifact()).await.unwrap();
             assert_eq!(update.num_calls(), 2);
             assert_eq!(latest.code_sha256, "abc=");
             assert_eq!(latest.revision_id, "r2");
@@ -336,7 +327,8 @@ mod tests {
                     .build()
             });
             let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&update, &get]);
-            let err = update_code(&lambda, &fast_poll(), "edge", &artifact()).await.unwrap_err();
+            let err =
+                update_code(&lambda, &Poll::fast(Duration::from_secs(10)), "edge", &artifact()).await.unwrap_err();
             assert_eq!(err.exit_code(), 1);
             assert!(err.to_string().contains("Unzipped size must be smaller"), "{err}");
         }
@@ -350,7 +342,7 @@ mod tests {
                 .output(|| config(LastUpdateStatus::Successful))
                 .build();
             let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&get]);
-            let info = wait_ready(&lambda, &fast_poll(), "edge").await.unwrap();
+            let info = wait_ready(&lambda, &Poll::fast(Duration::from_secs(10)), "edge").await.unwrap();
             assert_eq!(info.code_sha256, "abc=");
             assert_eq!(get.num_calls(), 3);
         }

@@ -65,6 +65,17 @@ impl Poll {
         }
     }
 
+    /// Millisecond polls, for tests that must not sleep.
+    #[cfg(test)]
+    pub(crate) fn fast(timeout: Duration) -> Self {
+        Poll {
+            first: Duration::from_millis(1),
+            cap: Duration::from_millis(4),
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
     pub fn timed_out(&self, what: &str, last: &str) -> Error {
         Error::Timeout {
             after: humantime::format_duration(self.timeout).to_string(),
@@ -78,19 +89,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn fast(timeout: Duration) -> Poll {
-        Poll {
-            first: Duration::from_millis(1),
-            cap: Duration::from_millis(4),
-            deadline: Instant::now() + timeout,
-            timeout,
-        }
-    }
-
     #[tokio::test]
     async fn returns_once_done() {
         let n = AtomicUsize::new(0);
-        let got = fast(Duration::from_secs(5))
+        let got = Poll::fast(Duration::from_secs(5))
             .until("thing", || async {
                 let i = n.fetch_add(1, Ordering::SeqCst);
                 Ok(if i < 3 { Step::Pending(format!("try {i}")) } else { Step::Done(i) })
@@ -102,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn times_out_with_what_was_last_seen() {
-        let err = fast(Duration::from_millis(20))
+        let err = Poll::fast(Duration::from_millis(20))
             .until("stack site to settle", || async { Ok(Step::<()>::Pending("UPDATE_IN_PROGRESS".into())) })
             .await
             .unwrap_err();
@@ -113,7 +115,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_error_ends_the_wait() {
-        let err = fast(Duration::from_secs(5))
+        let err = Poll::fast(Duration::from_secs(5))
             .until("x", || async { Err::<Step<()>, _>(Error::failed("broken", "fix it")) })
             .await
             .unwrap_err();

@@ -543,15 +543,6 @@ mod tests {
         use aws_smithy_mocks::{mock, mock_client, RuleMode};
         use std::time::Duration;
 
-        fn fast_poll() -> Poll {
-            Poll {
-                first: Duration::from_millis(1),
-                cap: Duration::from_millis(2),
-                deadline: tokio::time::Instant::now() + Duration::from_secs(10),
-                timeout: Duration::from_secs(10),
-            }
-        }
-
         fn stacks(status: &str) -> DescribeStacksOutput {
             DescribeStacksOutput::builder()
                 .stacks(
@@ -592,7 +583,9 @@ mod tests {
                 mock!(Client::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
             let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
             let mut log = EventLog::new("tok", DateTime::from_secs(0));
-            let status = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap();
+            let status = wait(&cfn, &Poll::fast(Duration::from_secs(10)), "site", "site", Operation::Update, &mut log)
+                .await
+                .unwrap();
             assert_eq!(status, "UPDATE_COMPLETE");
             assert_eq!(describe.num_calls(), 4);
         }
@@ -623,7 +616,9 @@ mod tests {
             });
             let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
             let mut log = EventLog::new("tok", DateTime::from_secs(0));
-            let err = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap_err();
+            let err = wait(&cfn, &Poll::fast(Duration::from_secs(10)), "site", "site", Operation::Update, &mut log)
+                .await
+                .unwrap_err();
             let Error::StackFailed { status, reasons, .. } = &err else { panic!("{err:?}") };
             assert_eq!(status, "UPDATE_ROLLBACK_COMPLETE");
             assert_eq!(reasons.len(), 1, "the cancellation is not a cause: {reasons:?}");
@@ -641,7 +636,7 @@ mod tests {
                 .output(|| stacks("UPDATE_COMPLETE"))
                 .build();
             let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe]);
-            let settled = settle(&cfn, &fast_poll(), "site").await.unwrap().unwrap();
+            let settled = settle(&cfn, &Poll::fast(Duration::from_secs(10)), "site").await.unwrap().unwrap();
             assert_eq!(settled.status, "UPDATE_COMPLETE");
         }
 
@@ -658,7 +653,9 @@ mod tests {
                 mock!(Client::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
             let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
             let mut log = EventLog::new("tok", DateTime::from_secs(0));
-            let status = wait(&cfn, &fast_poll(), "site", "site", Operation::Update, &mut log).await.unwrap();
+            let status = wait(&cfn, &Poll::fast(Duration::from_secs(10)), "site", "site", Operation::Update, &mut log)
+                .await
+                .unwrap();
             assert_eq!(status, "UPDATE_COMPLETE");
         }
 

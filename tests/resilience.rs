@@ -137,13 +137,9 @@ async fn clients_via(url: &str, attempts: u32) -> (common::Clients, aws_sdk_iam:
         )
         .load()
         .await;
-    let clients = common::Clients {
-        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        cfn: aws_sdk_cloudformation::Client::new(&config),
-        cf: aws_sdk_cloudfront::Client::new(&config),
-    };
-    (clients, aws_sdk_iam::Client::new(&config))
+    let clients = common::Clients::from_config(&config);
+    let iam = clients.iam.clone();
+    (clients, iam)
 }
 
 /// What the SDK made of a failed call: `STATUS CODE` for an error response, `no response (...)`

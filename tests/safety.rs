@@ -9,13 +9,12 @@ mod common;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, DeadLetterConfig, Environment, LayerVersionContentInput, VpcConfig};
 
@@ -24,128 +23,11 @@ use common::{function_source, inputs, run, set_marker, Clients, Emulator, Run, B
 const KEY: &str = "edge-fn.zip";
 
 // ---------------------------------------------------------------------------------------------
-// The emulator, with two more things moto 5.2.5 lacks.
-// ---------------------------------------------------------------------------------------------
-
-/// Runs tests/emulator/launcher.py with two extensions on top of its own, for states the table
-/// needs and moto cannot hold: a function's DeadLetterConfig (moto drops it from
-/// UpdateFunctionConfiguration and never returns it) and UpdateFunctionCode's Architectures (moto
-/// sets architectures only at CreateFunction).
-const EXTENSIONS: &str = r#"
-import sys
-sys.path.insert(0, sys.argv[1])
-import launcher
-
-_install = launcher.install
-
-def install():
-    _install()
-    from moto.awslambda import models
-    fn = models.LambdaFunction
-    update_configuration, get_configuration = fn.update_configuration, fn.get_configuration
-    update_function_code = fn.update_function_code
-
-    def update_configuration_keeping_dlq(self, updates):
-        if "DeadLetterConfig" in updates:
-            self.safety_dead_letter_config = updates["DeadLetterConfig"] or {}
-        return update_configuration(self, updates)
-
-    def get_configuration_with_dlq(self, *args, **kwargs):
-        config = get_configuration(self, *args, **kwargs)
-        dlq = getattr(self, "safety_dead_letter_config", None)
-        if dlq and dlq.get("TargetArn"):
-            config["DeadLetterConfig"] = {"TargetArn": dlq["TargetArn"]}
-        return config
-
-    def update_function_code_with_architectures(self, spec):
-        if spec.get("Architectures"):
-            self.architectures = spec["Architectures"]
-        return update_function_code(self, spec)
-
-    fn.update_configuration = update_configuration_keeping_dlq
-    fn.get_configuration = get_configuration_with_dlq
-    fn.update_function_code = update_function_code_with_architectures
-
-launcher.install = install
-sys.exit(launcher.main(sys.argv[2:]))
-"#;
-
-/// The project's emulator plus [`EXTENSIONS`], on a free loopback port, one per case.
-struct Emu {
-    child: Child,
-    url: String,
-}
-
-impl Emu {
-    fn start() -> Emu {
-        let python =
-            std::env::var("LED_PYTHON").map(PathBuf::from).unwrap_or_else(|_| common::repo().join(".venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg("-c")
-            .arg(EXTENSIONS)
-            .arg(common::repo().join("tests/emulator"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the emulator's address");
-        let url = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .unwrap_or_else(|| panic!("unexpected launcher output: {line:?}"))
-            .to_owned();
-        Emu { child, url }
-    }
-}
-
-impl Drop for Emu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Clients on `url` as the tests' own account (common::Clients, plus IAM for role trust).
-async fn clients(url: &str) -> (Clients, aws_sdk_iam::Client) {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"))
-        .load()
-        .await;
-    let c = Clients {
-        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        cfn: aws_sdk_cloudformation::Client::new(&config),
-        cf: aws_sdk_cloudfront::Client::new(&config),
-    };
-    (c, aws_sdk_iam::Client::new(&config))
-}
-
-/// The binary's environment for an emulator at `url`, as common::Emulator::env gives it.
-fn emulator_env(url: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", url),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "eu-west-1"),
-        ("PATH", "/usr/bin:/bin"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
 // One case's world: its emulator, clients, the function's source and a scratch directory.
 // ---------------------------------------------------------------------------------------------
 
 struct Ctx {
-    _emu: Emu,
-    url: String,
+    emu: Emulator,
     c: Clients,
     iam: aws_sdk_iam::Client,
     src: tempfile::TempDir,
@@ -154,10 +36,10 @@ struct Ctx {
 
 impl Ctx {
     async fn start() -> Ctx {
-        let emu = Emu::start();
-        let url = emu.url.clone();
-        let (c, iam) = clients(&url).await;
-        Ctx { _emu: emu, url, c, iam, src: function_source("one"), files: tempfile::tempdir().unwrap() }
+        let emu = Emulator::start();
+        let c = emu.clients().await;
+        let iam = c.iam.clone();
+        Ctx { emu, c, iam, src: function_source("one"), files: tempfile::tempdir().unwrap() }
     }
 
     fn files(&self) -> &Path {
@@ -171,7 +53,7 @@ impl Ctx {
         let more: Vec<(String, String)> =
             more.iter().map(|(k, v)| (k.to_string(), v.replace("{files}", &files))).collect();
         let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut env = emulator_env(&self.url);
+        let mut env = self.emu.env();
         env.extend(inputs(self.src.path(), &more));
         env
     }

@@ -58,14 +58,7 @@ impl Emulator {
             .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"))
             .load()
             .await;
-        Clients {
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
-            ),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            cf: aws_sdk_cloudfront::Client::new(&config),
-        }
+        Clients::from_config(&config)
     }
 
     /// Keeps every distribution InProgress for `seconds` after each change (moto's state manager).
@@ -107,9 +100,20 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub cfn: aws_sdk_cloudformation::Client,
     pub cf: aws_sdk_cloudfront::Client,
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl Clients {
+    pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build()),
+            lambda: aws_sdk_lambda::Client::new(config),
+            cfn: aws_sdk_cloudformation::Client::new(config),
+            cf: aws_sdk_cloudfront::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+        }
+    }
+
     pub async fn versioned_bucket(&self, name: &str) {
         self.s3.create_bucket().bucket(name).send().await.unwrap();
         self.s3

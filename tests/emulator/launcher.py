@@ -894,6 +894,41 @@ def _patch_expected_bucket_owner() -> None:
     S3Response._key_response = enforce(S3Response._key_response)
 
 
+# --- 14. Lambda keeps DeadLetterConfig and takes Architectures on UpdateFunctionCode ---------
+# moto drops DeadLetterConfig from UpdateFunctionConfiguration (and never returns it), and sets a
+# function's architectures only at CreateFunction. Lambda keeps both, and the tool refuses functions
+# that have a dead-letter queue or run on arm64 (Lambda@Edge allows neither): without this the
+# tests could not put a function in either state.
+
+def _patch_lambda_dlq_and_architectures() -> None:
+    from moto.awslambda import models
+
+    fn = models.LambdaFunction
+    update_configuration, get_configuration = fn.update_configuration, fn.get_configuration
+    update_function_code = fn.update_function_code
+
+    def update_configuration_keeping_dlq(self: Any, updates: dict[str, Any]) -> Any:
+        if "DeadLetterConfig" in updates:
+            self.dead_letter_config = updates["DeadLetterConfig"] or {}
+        return update_configuration(self, updates)
+
+    def get_configuration_with_dlq(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = get_configuration(self, *args, **kwargs)
+        dlq = getattr(self, "dead_letter_config", None)
+        if dlq and dlq.get("TargetArn"):
+            config["DeadLetterConfig"] = {"TargetArn": dlq["TargetArn"]}
+        return config
+
+    def update_function_code_with_architectures(self: Any, spec: dict[str, Any]) -> Any:
+        if spec.get("Architectures"):
+            self.architectures = spec["Architectures"]
+        return update_function_code(self, spec)
+
+    fn.update_configuration = update_configuration_keeping_dlq
+    fn.get_configuration = get_configuration_with_dlq
+    fn.update_function_code = update_function_code_with_architectures
+
+
 MOTO_VERSION = "5.2.5"  # the release whose internals the sections above were written against
 
 
@@ -917,6 +952,7 @@ def install() -> None:
     _patch_deleted_stacks()
     _patch_bucket_versioning()
     _patch_expected_bucket_owner()
+    _patch_lambda_dlq_and_architectures()
 
 
 def _wait_for_stdin_eof(stop: threading.Event) -> None:
