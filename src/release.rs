@@ -23,6 +23,16 @@ use crate::stack::{self, Fill, Operation, StackInfo, Template, TemplateInfo};
 
 const VERSION_TYPE: &str = "AWS::Lambda::Version";
 
+/// What every step of one run reads: the settings, the clients, the poll timing, and the token
+/// that marks this run's stack operations and invalidation.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    s: &'a Settings,
+    c: &'a Clients,
+    poll: &'a Poll,
+    token: &'a str,
+}
+
 /// A stack operation under way, for an interruption to report (and cancel).
 #[derive(Debug, Clone)]
 pub struct InFlight {
@@ -73,6 +83,7 @@ pub async fn run(
     let token = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4());
     out.s3_key = s.artifact_key();
 
+    let x = Ctx { s, c, poll, token: &token };
     phases.start("Preflight");
     let mut pf = Preflight::default();
     let found = preflight::look_up(s, c, poll, &mut pf).await?;
@@ -82,7 +93,7 @@ pub async fn run(
     }
     let stack = found.stack.clone();
     match stack {
-        _ if s.rollback_to.is_some() => rollback(s, c, poll, phases, out, found, pf, &token).await,
+        _ if s.rollback_to.is_some() => rollback(x, phases, out, found, pf).await,
         None if object.is_some() => {
             pf.push(Error::precondition(
                 format!("stack {} does not exist: the deployer releases into an existing stack", s.stack_name),
@@ -90,9 +101,9 @@ pub async fn run(
             ));
             pf.finish()
         }
-        None => first_launch(s, c, poll, phases, out, found, pf, None, &token).await,
+        None => first_launch(x, phases, out, found, pf, None).await,
         Some(st) if st.status == "ROLLBACK_COMPLETE" && s.recreate_failed_stack => {
-            first_launch(s, c, poll, phases, out, found, pf, Some(st), &token).await
+            first_launch(x, phases, out, found, pf, Some(st)).await
         }
         Some(st) => match stack::check_updatable(&s.stack_name, &st.status) {
             // A dead stack explains everything else that looks wrong (its function rolled back too).
@@ -100,7 +111,7 @@ pub async fn run(
                 pf.push(e);
                 pf.finish()
             }
-            Ok(()) => release(s, c, poll, phases, out, found, pf, st, object, &token).await,
+            Ok(()) => release(x, phases, out, found, pf, st, object).await,
         },
     }?;
     phases.end();
@@ -112,18 +123,15 @@ fn since_now() -> DateTime {
     DateTime::from(SystemTime::now() - Duration::from_secs(2))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn first_launch(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     found: Found,
     mut pf: Preflight,
     failed: Option<StackInfo>,
-    token: &str,
 ) -> Result<()> {
+    let Ctx { s, c, poll, token } = x;
     let template = match &found.template {
         Template::Previous => {
             pf.push(Error::precondition(
@@ -188,7 +196,7 @@ async fn first_launch(
         log::info("not waiting (`wait: false`): the version is known once the stack is complete");
         return Ok(());
     }
-    wait_stack(s, c, poll, phases, out, &stack_id, Operation::Create, token, since).await?;
+    wait_stack(x, phases, out, &stack_id, Operation::Create, since).await?;
 
     let function = function::get(&c.lambda, &s.function_name).await?.ok_or_else(|| {
         Error::failed(
@@ -218,8 +226,8 @@ async fn first_launch(
         }
     };
     set_version(out, &version_arn);
-    distribution_phase(s, c, poll, phases, out, &stack_id, &function.arn, token).await?;
-    check_phase(s, c, poll, phases, out, None, token).await
+    distribution_phase(x, phases, out, &stack_id, &function.arn).await?;
+    check_phase(x, phases, out, None).await
 }
 
 /// The state of a stack and function that a release or rollback starts from.
@@ -283,26 +291,23 @@ fn describe_current(out: &mut Outputs, cur: &Current) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn release(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     found: Found,
     mut pf: Preflight,
     st: StackInfo,
     object: Option<Artifact>,
-    token: &str,
 ) -> Result<()> {
+    let Ctx { s, c, .. } = x;
     let cur = current(s, c, &found, &mut pf, st).await?;
     pf.finish()?;
     let cur = cur.expect("preflight passed");
     describe_current(out, &cur);
     let Some(package) = found.package.as_ref() else {
         let object = object.expect("a release has a package or an S3 object");
-        return release_object(s, c, poll, phases, out, &cur, &found.template, object, token).await;
+        return release_object(x, phases, out, &cur, &found.template, object).await;
     };
     if let Some(d) = &cur.distribution {
         preflight::warn_viewer_size(d, &cur.function.arn, package);
@@ -362,7 +367,7 @@ async fn release(
             code_sha256: sha.clone(),
             ..Default::default()
         },
-        None => publish(s, c, poll, &artifact, Some(sha.as_str()), latest_current && !s.force).await?,
+        None => publish(x, &artifact, Some(sha.as_str()), latest_current && !s.force).await?,
     };
     set_version(out, &version.arn);
     out.changed = cur.live.as_deref() != Some(version.arn.as_str());
@@ -372,21 +377,14 @@ async fn release(
         version_arn: Some(version.arn.clone()),
         artifact_object_version: Some(artifact.version_id.clone()),
     };
-    repoint(s, c, poll, phases, out, &cur, &found.template, &fill, token).await?;
-    check_phase(s, c, poll, phases, out, Some(&cur), token).await
+    repoint(x, phases, out, &cur, &found.template, &fill).await?;
+    check_phase(x, phases, out, Some(&cur)).await
 }
 
 /// Checks the site at the edge. When the check fails and `rollback-on-failure` is set, the stack is
 /// re-pointed at the version that was live before this release (`cur.live`), and the run still fails.
-async fn check_phase(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
-    phases: &mut Phases,
-    out: &mut Outputs,
-    cur: Option<&Current>,
-    token: &str,
-) -> Result<()> {
+async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Option<&Current>) -> Result<()> {
+    let Ctx { s, c, .. } = x;
     let Some(spec) = &s.check else { return Ok(()) };
     if !s.wait {
         log::warn("`check-url` is skipped with `wait: false`: the new version is not deployed yet");
@@ -425,7 +423,7 @@ async fn check_phase(
     let now = Current { stack, ..cur.clone() };
     set_version(out, &live);
     let fill = Fill { first_launch: false, version_arn: Some(live.clone()), artifact_object_version: None };
-    repoint(s, c, poll, phases, out, &now, &Template::Previous, &fill, token)
+    repoint(x, phases, out, &now, &Template::Previous, &fill)
         .await
         .map_err(|e| Error::failed(format!("{what}; rolling back to {live} failed too: {e}"), e.help()))?;
     out.check_result = CheckResult::RolledBack;
@@ -437,18 +435,15 @@ async fn check_phase(
 
 /// The deployer's release: the function is updated from exactly the object version the S3 event
 /// names (not the newest one), published, and the stack re-pointed.
-#[allow(clippy::too_many_arguments)]
 async fn release_object(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     cur: &Current,
     template: &Template,
     object: Artifact,
-    token: &str,
 ) -> Result<()> {
+    let Ctx { s, .. } = x;
     out.s3_key = object.key.clone();
     out.s3_version_id = object.version_id.clone();
     if s.dry_run {
@@ -459,7 +454,7 @@ async fn release_object(
         return Ok(());
     }
     phases.start("Function");
-    let version = publish(s, c, poll, &object, None, false).await?;
+    let version = publish(x, &object, None, false).await?;
     out.code_sha256 = version.code_sha256.clone();
     set_version(out, &version.arn);
     out.changed = cur.live.as_deref() != Some(version.arn.as_str());
@@ -468,21 +463,12 @@ async fn release_object(
         version_arn: Some(version.arn.clone()),
         artifact_object_version: Some(object.version_id.clone()),
     };
-    repoint(s, c, poll, phases, out, cur, template, &fill, token).await
+    repoint(x, phases, out, cur, template, &fill).await
 }
 
 /// Re-points the stack at a version already published: `rollback-to`.
-#[allow(clippy::too_many_arguments)]
-async fn rollback(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
-    phases: &mut Phases,
-    out: &mut Outputs,
-    found: Found,
-    mut pf: Preflight,
-    token: &str,
-) -> Result<()> {
+async fn rollback(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, found: Found, mut pf: Preflight) -> Result<()> {
+    let Ctx { s, c, .. } = x;
     let Some(st) = found.stack.clone() else {
         pf.push(Error::precondition(
             format!("stack {} does not exist: there is nothing to roll back", s.stack_name),
@@ -516,7 +502,7 @@ async fn rollback(
     }
     out.changed = true;
     let fill = Fill { first_launch: false, version_arn: Some(target.arn.clone()), artifact_object_version: None };
-    repoint(s, c, poll, phases, out, &cur, &Template::Previous, &fill, token).await
+    repoint(x, phases, out, &cur, &Template::Previous, &fill).await
 }
 
 /// The version `rollback-to` names, which must be a published version of this function.
@@ -567,18 +553,15 @@ async fn resolve_rollback(s: &Settings, c: &Clients, cur: &Current) -> Result<Fu
 }
 
 /// Updates the stack with the version and waits, then waits for the distribution and verifies it.
-#[allow(clippy::too_many_arguments)]
 async fn repoint(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     cur: &Current,
     template: &Template,
     fill: &Fill,
-    token: &str,
 ) -> Result<()> {
+    let Ctx { s, c, token, .. } = x;
     phases.start("Stack");
     let params = stack::parameters(s, &cur.template, Some(&cur.stack), fill)?;
     let since = since_now();
@@ -593,7 +576,7 @@ async fn repoint(
             log::info("not waiting (`wait: false`)");
             return Ok(());
         }
-        let waited = wait_stack(s, c, poll, phases, out, &cur.stack.id, Operation::Update, token, since).await;
+        let waited = wait_stack(x, phases, out, &cur.stack.id, Operation::Update, since).await;
         if let Err(e) = waited {
             return Err(with_distribution_state(c, e, cur.distribution_id.as_deref(), &cur.function.arn).await);
         }
@@ -601,23 +584,20 @@ async fn repoint(
     if !s.wait {
         return Ok(());
     }
-    distribution_phase(s, c, poll, phases, out, &cur.stack.id, &cur.function.arn, token).await
+    distribution_phase(x, phases, out, &cur.stack.id, &cur.function.arn).await
 }
 
 /// Waits for a stack operation, recording it as in flight for an interruption to report; the final
 /// status, success or not, goes to the outputs.
-#[allow(clippy::too_many_arguments)]
 async fn wait_stack(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     stack_id: &str,
     op: Operation,
-    token: &str,
     since: DateTime,
 ) -> Result<String> {
+    let Ctx { s, c, poll, token } = x;
     phases.in_flight =
         Some(InFlight { stack_name: s.stack_name.clone(), stack_id: stack_id.to_owned(), operation: op });
     let mut events = stack::EventLog::new(token, since);
@@ -654,14 +634,8 @@ async fn with_distribution_state(c: &Clients, e: Error, distribution_id: Option<
 /// Updates `$LATEST` from the artifact (unless it already holds the code), then publishes it, or
 /// reuses a version published earlier from the same code (a run stopped before its stack update).
 /// `sha` is the code's hash when this run packaged it; the deployer's code is hashed by Lambda.
-async fn publish(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
-    artifact: &Artifact,
-    sha: Option<&str>,
-    latest_current: bool,
-) -> Result<FunctionInfo> {
+async fn publish(x: Ctx<'_>, artifact: &Artifact, sha: Option<&str>, latest_current: bool) -> Result<FunctionInfo> {
+    let Ctx { s, c, poll, .. } = x;
     let latest = if latest_current {
         function::wait_ready(&c.lambda, poll, &s.function_name).await?
     } else {
@@ -718,17 +692,14 @@ fn set_version(out: &mut Outputs, version_arn: &str) {
     out.version = function::version_of(version_arn).unwrap_or_default().to_owned();
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn distribution_phase(
-    s: &Settings,
-    c: &Clients,
-    poll: &Poll,
+    x: Ctx<'_>,
     phases: &mut Phases,
     out: &mut Outputs,
     stack_id: &str,
     function_arn: &str,
-    token: &str,
 ) -> Result<()> {
+    let Ctx { s, c, poll, token } = x;
     phases.start("Distribution");
     let Some(id) = preflight::find_distribution(s, c, stack_id).await? else { return Ok(()) };
     out.distribution_id = id.clone();
