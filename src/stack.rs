@@ -63,6 +63,8 @@ pub enum Template {
 #[derive(Debug, Clone, Default)]
 pub struct TemplateInfo {
     pub parameters: Vec<(String, Option<String>)>,
+    /// AllowedValues of the parameters that declare them.
+    pub allowed: Vec<(String, Vec<String>)>,
     pub resource_types: Vec<String>,
 }
 
@@ -100,6 +102,14 @@ pub async fn summarize(cfn: &Client, template: &Template, stack_name: &str) -> R
             .parameters()
             .iter()
             .map(|p| (p.parameter_key().unwrap_or_default().to_owned(), p.default_value().map(str::to_owned)))
+            .collect(),
+        allowed: out
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                let values = p.parameter_constraints()?.allowed_values();
+                (!values.is_empty()).then(|| (p.parameter_key().unwrap_or_default().to_owned(), values.to_vec()))
+            })
             .collect(),
         resource_types: out.resource_types().to_vec(),
     })
@@ -164,6 +174,19 @@ pub fn parameters(
             (Some(p), _) => out.push(p),
             (None, Some(_)) => {}
             (None, None) => problems.push(format!("the template's parameter {key} has no default and no value")),
+        }
+    }
+    // A value CloudFormation would refuse fails now, not after the upload and the publish.
+    for p in &out {
+        if let ParamValue::Value(key, value) = p {
+            if let Some((_, allowed)) = template.allowed.iter().find(|(k, _)| k == key) {
+                if !allowed.contains(value) {
+                    problems.push(format!(
+                        "{key}={value} is not one of the template's AllowedValues ({})",
+                        allowed.join(", ")
+                    ));
+                }
+            }
         }
     }
     if problems.is_empty() {
@@ -454,7 +477,7 @@ mod tests {
     fn template(keys: &[(&str, Option<&str>)]) -> TemplateInfo {
         TemplateInfo {
             parameters: keys.iter().map(|(k, d)| (k.to_string(), d.map(str::to_owned))).collect(),
-            resource_types: vec![],
+            ..Default::default()
         }
     }
 
@@ -512,6 +535,18 @@ mod tests {
         let text = err.to_string();
         assert_eq!(err.exit_code(), 2);
         assert!(text.contains("Typo") && text.contains("Needed"), "{text}");
+    }
+
+    #[test]
+    fn values_outside_allowed_values_fail_before_any_write() {
+        let mut t = template(&[("FirstLaunch", Some("true")), ("LambdaVersion", Some("NONE")), ("Tier", Some("a"))]);
+        t.allowed =
+            vec![("FirstLaunch".into(), vec!["true".into(), "false".into()]), ("Tier".into(), vec!["a".into()])];
+        let fill = Fill { first_launch: true, ..Default::default() };
+        assert!(parameters(&settings(""), &t, None, &fill).is_ok());
+        let err = parameters(&settings("Tier=b"), &t, None, &fill).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("Tier=b is not one of the template's AllowedValues (a)"), "{err}");
     }
 
     #[test]
