@@ -39,6 +39,14 @@ where
     };
 
     let clients = aws::Clients::load(&settings.region).await;
+    log::debug(&format!(
+        "function {}, stack {}, bucket {}, region {}, endpoint {}",
+        settings.function_name,
+        settings.stack_name,
+        settings.artifact_bucket,
+        settings.region,
+        clients.custom_endpoint.as_deref().unwrap_or("AWS")
+    ));
     let poll = poll::Poll::new(settings.timeout);
     let mut phases = release::Phases::default();
     let mut outputs = Outputs::default();

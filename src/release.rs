@@ -302,6 +302,16 @@ async fn release(
 ) -> Result<()> {
     let Ctx { s, c, .. } = x;
     let cur = current(s, c, &found, &mut pf, st).await?;
+    if let Some(cur) = &cur {
+        // Checked now, with stand-ins for what the release will know, so that a bad value fails
+        // before the upload and the publish.
+        let pending = Fill {
+            first_launch: false,
+            version_arn: Some("pending".into()),
+            artifact_object_version: Some("pending".into()),
+        };
+        pf.take(stack::parameters(s, &cur.template, Some(&cur.stack), &pending))?;
+    }
     pf.finish()?;
     let cur = cur.expect("preflight passed");
     describe_current(out, &cur);

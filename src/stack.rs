@@ -194,7 +194,7 @@ pub fn parameters(
     } else {
         Err(Error::precondition(
             problems.join("; "),
-            "Give each missing value in `parameters` (Key=Value), and remove the ones the template does not declare.",
+            "Correct `parameters` (Key=Value): give each missing value, remove the ones the template does not declare, keep values within AllowedValues.",
         ))
     }
 }

@@ -362,6 +362,13 @@ cases! {
         ..CASE
     };
 
+    template_value_outside_allowed_values => Case {
+        setup: bucket_only,
+        inputs: &[("INPUT_PARAMETERS", "FirstLaunch=maybe")],
+        expect: &["FirstLaunch=maybe is not one of the template's AllowedValues (true, false)", "Correct `parameters` (Key=Value)", "keep values within AllowedValues"],
+        ..CASE
+    };
+
     // The stack.
     stack_in_rollback_complete => Case {
         setup: failed_first_launch,
@@ -783,9 +790,11 @@ async fn secrets_never_appear_in_logs_outputs_or_summary() {
     set_marker(src.path(), "two");
     runs.push(("release", run(&env(&[]), src.path()), 0));
     runs.push(("bucket missing", run(&env(&[("INPUT_ARTIFACT_BUCKET", "missing-artifacts")]), src.path()), 2));
-    // An AWS error (CloudFormation refuses FirstLaunch=maybe), logged in full at debug level.
+    // A parameter refused before any write, and an AWS error (CloudFormation refuses the stack
+    // update: its function's code version does not exist), logged in full at debug level.
     set_marker(src.path(), "three");
-    runs.push(("AWS error", run(&env(&[("INPUT_PARAMETERS", "FirstLaunch=maybe")]), src.path()), 1));
+    runs.push(("refused parameter", run(&env(&[("INPUT_PARAMETERS", "FirstLaunch=maybe")]), src.path()), 2));
+    runs.push(("AWS error", run(&env(&[("INPUT_PARAMETERS", "ArtifactObjectVersion=does-not-exist")]), src.path()), 1));
 
     let mut all = String::new();
     for (what, r, code) in &runs {
