@@ -24,7 +24,7 @@ How each row is measured:
    the state manager's clock in the same statement, and moto answers Deployed from the first look
    after clock + hold; so Deployed-at = LastModifiedTime + hold, read back after the run, and the
    lag = exit time (time.time() as the process is reaped) - Deployed-at, all on this machine's
-   clock. Ours polls every 5 s once backed off, so one fixed hold would sample one phase of that
+   clock. Ours polls every few seconds once backed off (2 s cap), so one fixed hold would sample one phase of that
    cycle: run i holds N + i*5/runs s, spreading the runs evenly over one poll interval. The CLI's
    waiter polls every 60 s, so it runs only --cli-lag-runs times (paired with ours' first runs).
 3. Packaging: ours is a whole dry run (INPUT_DRY-RUN=true) against the emulator with the stack
@@ -372,7 +372,7 @@ def main() -> int:
                             "tree": {"files": files, "bytes": total, "sha256": digest}}
 
         # 2. Detection lag: the distribution held InProgress, then the time from Deployed to exit.
-        # Ours polls every 5 s once backed off, so a single hold would sample one phase of that cycle;
+        # Ours polls every few seconds once backed off (2 s cap), so a single hold would sample one phase of that cycle;
         # run i holds N + i*5/runs s, spreading the runs evenly over one poll interval.
         ours_lag, cli_lag = [], []
         holds = [args.lag_seconds + i * 5.0 / runs for i in range(runs)]
