@@ -144,6 +144,8 @@ pub struct Settings {
     pub rollback_to: Option<RollbackTarget>,
     pub check: Option<crate::check::CheckSpec>,
     pub rollback_on_failure: bool,
+    /// The S3-triggered deployer: `function-name` and `artifact-bucket` come from the event's key.
+    pub code_from_event: bool,
 }
 
 impl Settings {
@@ -370,6 +372,7 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
         rollback_to,
         check,
         rollback_on_failure,
+        code_from_event,
     })
 }
 

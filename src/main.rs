@@ -1,16 +1,43 @@
-#[tokio::main]
-async fn main() {
+fn main() {
+    return_freed_memory();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let code = match runtime {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("lambda-edge-deploy: cannot start the async runtime: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run() -> i32 {
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let debug = std::env::var("RUNNER_DEBUG").is_ok_and(|v| v == "1");
     lambda_edge_deploy::log::init(github, debug, Box::new(std::io::stderr()));
     // Started by the Lambda runtime (provided.al2023): serve S3 events instead of one run.
     if lambda_edge_deploy::deployer::in_lambda() {
-        if let Err(e) = lambda_edge_deploy::deployer::serve().await {
-            lambda_edge_deploy::log::error("Lambda runtime", &e.to_string());
-            std::process::exit(1);
-        }
-        return;
+        return match lambda_edge_deploy::deployer::serve().await {
+            Ok(()) => 0,
+            Err(e) => {
+                lambda_edge_deploy::log::error("Lambda runtime", &e.to_string());
+                1
+            }
+        };
     }
-    let code = lambda_edge_deploy::run(std::env::vars()).await;
-    std::process::exit(code);
+    lambda_edge_deploy::run(std::env::vars()).await
 }
+
+/// Packaging compresses files on every core, each into a fresh buffer. glibc raises its mmap
+/// threshold after the first large frees and then keeps freed buffers in per-thread arenas, which
+/// tripled peak memory on large trees (bench/, row 4d). A fixed threshold hands them back at once.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    // SAFETY: mallopt only sets a tuning parameter of the allocator, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}

@@ -253,7 +253,11 @@ async fn current(
     let Some(function) = found.function.clone() else {
         pf.push(Error::precondition(
             format!("function {} does not exist, but stack {} does", s.function_name, s.stack_name),
-            "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
+            if s.code_from_event {
+                "The zip's key names the function: upload it as `<artifact-prefix><function-name>.zip`, with the stack's function name (its FunctionName parameter)."
+            } else {
+                "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter)."
+            },
         ));
         return Ok(None);
     };

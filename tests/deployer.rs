@@ -234,7 +234,7 @@ async fn keys_outside_the_prefix_are_skipped_and_unknown_functions_fail_changing
     assert_eq!(serde_json::from_str::<serde_json::Value>(&skipped.body).unwrap()["released"], serde_json::json!([]));
     assert_eq!(failed.kind, "error", "{}", failed.body);
     assert!(failed.body.contains("function no-such-fn does not exist"), "{}", failed.body);
-    assert!(failed.body.contains("What to do"), "{}", failed.body);
+    assert!(failed.body.contains("What to do: The zip's key names the function"), "{}", failed.body);
     let after = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
     assert_eq!(before, after, "nothing changed");
 }
