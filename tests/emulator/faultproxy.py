@@ -50,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from budgeted import BudgetedStream
+
 # Headers that belong to one connection, not to the request or response: not passed on. None of
 # them is ever signed (the SDKs add them below the signer, if at all). `Expect: 100-continue` is
 # answered here (by http.server) and passed on too; http.client skips the emulator's interim 100.
@@ -79,32 +81,6 @@ XML_NAMESPACES = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
 }
 COUNTERS = ("requests", "forwarded", *KINDS, "held", "dropped")
-
-
-class _BudgetedStream:
-    """stderr with a fixed budget: a pipe nobody drains must not block a request thread."""
-
-    def __init__(self, stream: Any, budget: int) -> None:
-        self._stream = stream
-        self._left = budget
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            if self._left <= 0:
-                return len(text)
-            if len(text) > self._left:
-                text = text[: self._left] + "\n[faultproxy: stderr budget spent, further output dropped]\n"
-            self._left -= len(text)
-            try:
-                self._stream.write(text)
-                self._stream.flush()
-            except (OSError, ValueError):
-                self._left = 0
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 class State:
@@ -384,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if not args.verbose:
-        sys.stderr = _BudgetedStream(sys.__stderr__, 32 * 1024)  # type: ignore[assignment]
+        sys.stderr = BudgetedStream(sys.__stderr__, 32 * 1024, "faultproxy")  # type: ignore[assignment]
     STATE = State(args.target, args.every, dict(args.hold), args.verbose)
     server = Server((args.host, args.port), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()

@@ -27,6 +27,8 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any
 
+from budgeted import BudgetedStream
+
 STARTED = time.monotonic()
 log = logging.getLogger("emulator")
 
@@ -36,36 +38,9 @@ log = logging.getLogger("emulator")
 # after 64 KiB and then blocks the writer, which here would be a request thread: so stderr gets
 # a fixed budget, and werkzeug's one-line-per-request log is off unless asked for.
 
-class _BudgetedStream:
-    def __init__(self, stream: Any, budget: int) -> None:
-        self._stream = stream
-        self._left = budget
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            if self._left <= 0:
-                return len(text)
-            if len(text) > self._left:
-                text = text[: self._left] + "\n[emulator: stderr budget spent, further output dropped]\n"
-            self._left -= len(text)
-            try:
-                self._stream.write(text)
-                self._stream.flush()
-            except (OSError, ValueError):
-                self._left = 0
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-
 def _configure_output(verbose: bool) -> None:
     if not verbose:
-        sys.stderr = _BudgetedStream(sys.__stderr__, 32 * 1024)  # type: ignore[assignment]
+        sys.stderr = BudgetedStream(sys.__stderr__, 32 * 1024, "emulator")  # type: ignore[assignment]
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     log.setLevel(logging.INFO if verbose else logging.WARNING)  # tests inherit this stderr: stay quiet
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.ERROR)
