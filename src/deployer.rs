@@ -72,7 +72,7 @@ pub async fn handle(
         let mut phases = release::Phases::default();
         let mut out = Outputs::default();
         let result = match tokio::time::timeout(
-            timeout,
+            timeout + poll::BACKSTOP_GRACE,
             release::run(&settings, clients, &poll, &mut phases, &mut out, Some(object)),
         )
         .await

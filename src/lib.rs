@@ -57,7 +57,7 @@ where
     let ended = {
         // Polls stop at the deadline themselves; this also bounds calls that are not polls (an upload).
         let release = tokio::time::timeout(
-            settings.timeout,
+            settings.timeout + poll::BACKSTOP_GRACE,
             release::run(&settings, &clients, &poll, &mut phases, &mut outputs, None),
         );
         tokio::select! {

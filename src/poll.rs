@@ -10,6 +10,11 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
+/// How long after the deadline the whole run is cut off. Polls stop at the deadline themselves and
+/// say what they were waiting for; the cut-off only catches calls that are not polls (an upload),
+/// so it must not win the race against them.
+pub const BACKSTOP_GRACE: Duration = Duration::from_secs(5);
+
 /// What one look says.
 pub enum Step<T> {
     Done(T),

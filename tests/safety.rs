@@ -362,6 +362,24 @@ cases! {
         ..CASE
     };
 
+    template_not_utf8 => Case {
+        setup: launched_with_binary_template,
+        inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml")],
+        expect: &["is not UTF-8 text", "Save the template as UTF-8 YAML or JSON"],
+        ..CASE
+    };
+    distribution_id_unknown => Case {
+        inputs: &[("INPUT_DISTRIBUTION_ID", "E0000000000000")],
+        expect: &["CloudFront distribution E0000000000000 does not exist", "Fix `distribution-id`"],
+        ..CASE
+    };
+    rollback_to_another_functions_version => Case {
+        inputs: &[("INPUT_SOURCE", ""), ("INPUT_ROLLBACK_TO", "arn:aws:lambda:us-east-1:123456789012:function:other-fn:1")],
+        expect: &["names arn:aws:lambda:us-east-1:123456789012:function:other-fn:1, which is not a version of",
+            "Give a version of the stack's function"],
+        ..CASE
+    };
+
     template_value_outside_allowed_values => Case {
         setup: bucket_only,
         inputs: &[("INPUT_PARAMETERS", "FirstLaunch=maybe")],
@@ -432,6 +450,13 @@ const FIX_EDGE: &str = "to meet Lambda@Edge's restrictions: no environment varia
 fn launched(cx: &Ctx) -> Fut<'_> {
     Box::pin(async move {
         cx.launch().await;
+    })
+}
+
+fn launched_with_binary_template(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        std::fs::write(cx.files().join("template.yaml"), [0xff, 0xfe, b'x', 0x80]).unwrap();
     })
 }
 
@@ -821,6 +846,28 @@ async fn secrets_never_appear_in_logs_outputs_or_summary() {
 
 /// SIGINT (and, in a second run, SIGTERM) while waiting for the distribution: the binary stops
 /// waiting at once, says what was in progress and how to follow it, and exits 130.
+#[tokio::test]
+async fn a_timeout_exits_3_naming_what_was_still_in_progress() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[]));
+    assert_eq!(run(&env, src.path()).code, 0, "first launch");
+    emu.hold_distributions(60);
+    set_marker(src.path(), "two");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[("INPUT_TIMEOUT", "3s")]));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("timed out after 3s while waiting for CloudFront distribution"), "{}", r.stderr);
+    assert!(r.stderr.contains("last seen: InProgress") && r.stderr.contains("longer `timeout`"), "{}", r.stderr);
+    let (status, arns) = c.distribution(&c.only_distribution_id().await).await;
+    assert_eq!(status, "InProgress", "the run really stopped before CloudFront finished");
+    assert_eq!(arns, vec![r.out("version-arn")], "the outputs still name the version being deployed");
+}
+
 #[tokio::test]
 async fn an_interrupt_stops_waiting_and_exits_130() {
     let emu = Emulator::start();

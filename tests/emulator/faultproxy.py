@@ -50,7 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from budgeted import BudgetedStream
+from child_process import BudgetedStream, wait_for_stdin_eof
 
 # Headers that belong to one connection, not to the request or response: not passed on. None of
 # them is ever signed (the SDKs add them below the signer, if at all). `Expect: 100-continue` is
@@ -328,15 +328,6 @@ class Server(ThreadingHTTPServer):
             log(f"error serving {client_address}: {error!r}")
 
 
-def _wait_for_stdin_eof(stop: threading.Event) -> None:
-    try:
-        while os.read(0, 65536):
-            pass
-    except OSError:
-        pass
-    stop.set()
-
-
 def _hold(spec: str) -> tuple[str, float]:
     action, sep, seconds = spec.partition("=")
     try:
@@ -376,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_wait_for_stdin_eof, args=(stop,), daemon=True).start()
+        threading.Thread(target=wait_for_stdin_eof, args=(stop,), daemon=True).start()
     while not stop.wait(0.2):
         pass
 

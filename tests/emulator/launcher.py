@@ -27,7 +27,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Any
 
-from budgeted import BudgetedStream
+from child_process import BudgetedStream, wait_for_stdin_eof
 
 STARTED = time.monotonic()
 log = logging.getLogger("emulator")
@@ -930,17 +930,6 @@ def install() -> None:
     _patch_lambda_dlq_and_architectures()
 
 
-def _wait_for_stdin_eof(stop: threading.Event) -> None:
-    # os.read on the raw descriptor: a thread blocked inside sys.stdin's buffered reader holds
-    # its lock, and the interpreter aborts when it finds that lock taken at exit.
-    try:
-        while os.read(0, 65536):
-            pass
-    except OSError:
-        pass
-    stop.set()
-
-
 def _port_free(host: str, port: int) -> bool:
     import socket
 
@@ -984,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_wait_for_stdin_eof, args=(stop,), daemon=True).start()
+        threading.Thread(target=wait_for_stdin_eof, args=(stop,), daemon=True).start()
     while not stop.wait(0.2):
         pass
 

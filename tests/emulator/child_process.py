@@ -1,12 +1,14 @@
-"""stderr with a fixed budget, for the emulator's helper processes.
+"""What the emulator's processes (launcher.py, faultproxy.py) need as children of a test.
 
-The test that starts them reads one line from stdout and may never read stderr. A pipe nobody drains
+The test that starts one reads one line from stdout and may never read stderr. A pipe nobody drains
 fills after 64 KiB and then blocks the writer, which would be a request thread: so stderr gets a budget,
-and what goes over it is dropped with one line saying so.
+and what goes over it is dropped with one line saying so. And the child ends when the test does: its
+stdin closes then.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -37,3 +39,15 @@ class BudgetedStream:
 
     def isatty(self) -> bool:
         return False
+
+
+def wait_for_stdin_eof(stop: threading.Event) -> None:
+    """Sets `stop` when stdin closes (the parent test has gone)."""
+    # os.read on the raw descriptor: a thread blocked inside sys.stdin's buffered reader holds
+    # its lock, and the interpreter aborts when it finds that lock taken at exit.
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    stop.set()
