@@ -7,9 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -274,30 +273,6 @@ async fn a_release_through_a_faulty_network_ends_as_without_faults() {
     assert_eq!(n["requests"], n["forwarded"] + n["unavailable"] + n["throttled"] + n["closed"], "{n:?}");
 }
 
-/// The binary with this environment, its stderr read line by line as it runs.
-fn spawn(env: &[(String, String)], cwd: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lambda-edge-deploy");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
 #[tokio::test]
 async fn a_run_killed_after_publishing_is_finished_by_the_next_without_a_duplicate_version() {
     let emu = Emulator::start();
@@ -316,7 +291,7 @@ async fn a_run_killed_after_publishing_is_finished_by_the_next_without_a_duplica
     set_marker(src.path(), "two");
     let mut env = proxy.env(&emu);
     env.extend(inputs(src.path(), &[]));
-    let (mut child, lines) = spawn(&env, src.path());
+    let (mut child, lines) = common::spawn(&env, src.path());
     let mut log = String::new();
     let published = loop {
         let line = lines

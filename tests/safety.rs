@@ -8,11 +8,9 @@
 mod common;
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::pin::Pin;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
@@ -897,30 +895,7 @@ async fn an_interrupt_stops_waiting_and_exits_130() {
 /// Starts a release, waits for it to log that it waits for the distribution, sends `signal`, and
 /// returns the exit code (None if it had not exited within 10 s), how long it took, and stderr.
 fn interrupt_while_waiting(env: &[(String, String)], cwd: &Path, signal: &str) -> (Option<i32>, Duration, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lambda-edge-deploy");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let mut stdout = child.stdout.take().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-
+    let (mut child, rx) = common::spawn(env, cwd);
     let mut log = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -958,10 +933,9 @@ fn interrupt_while_waiting(env: &[(String, String)], cwd: &Path, signal: &str) -
         let _ = child.kill();
         let _ = child.wait();
     }
-    reader.join().unwrap();
-    log.extend(rx.try_iter().map(|l| l + "\n"));
-    let stdout = drain.join().unwrap();
-    eprintln!("--- lambda-edge-deploy, sent {signal}, exited {code:?} ---\n{log}\n--- stdout ---\n{stdout}");
+    // The child has exited or been killed: its stderr ends, and so does the reader.
+    log.extend(rx.iter().map(|l| l + "\n"));
+    eprintln!("--- lambda-edge-deploy, sent {signal}, exited {code:?} ---\n{log}");
     (code, waited, log)
 }
 

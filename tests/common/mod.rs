@@ -232,6 +232,31 @@ impl Run {
     }
 }
 
+/// Starts the real binary with exactly this environment, in `cwd`; its stderr arrives line by line
+/// as it runs (stdout is dropped), for tests that act while it runs.
+pub fn spawn(env: &[(String, String)], cwd: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lambda-edge-deploy");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
 /// Runs the real binary with exactly this environment, in `cwd`.
 pub fn run(env: &[(String, String)], cwd: &Path) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
