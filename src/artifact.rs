@@ -96,6 +96,14 @@ pub async fn find_zip(
         {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            // Without s3:ListBucket (which the README's policy does not grant) S3 answers a missing
+            // key with 403, not 404. Either way there is no zip to reuse: the run uploads its own.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                crate::log::debug(&format!(
+                    "HeadObject s3://{bucket}/{key} answered 403 (a missing key, without s3:ListBucket): uploading anew"
+                ));
+                return Ok(None);
+            }
             Err(e) => return Err(aws(format!("HeadObject s3://{bucket}/{key}"))(e)),
         };
     let same = out.metadata().and_then(|m| m.get(SHA_METADATA)).is_some_and(|s| s == code_sha256);
@@ -107,6 +115,17 @@ pub async fn find_zip(
     })
 }
 
+/// The version id of the key's newest object, or None when its newest version is a delete marker
+/// (or the key is gone). S3 answers a GET of a deleted key with 404, or 403 without s3:ListBucket.
+pub async fn newest_version(s3: &Client, bucket: &str, owner: Option<&str>, key: &str) -> Result<Option<String>> {
+    match s3.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).key(key).send().await {
+        Ok(o) => Ok(o.version_id().filter(|v| !v.is_empty() && *v != "null").map(str::to_owned)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 403 | 405)) => Ok(None),
+        Err(e) => Err(aws(format!("HeadObject s3://{bucket}/{key}"))(e)),
+    }
+}
+
 /// Uploads a template too large to send inline and returns the URL CloudFormation reads it from.
 pub async fn upload_template(
     s3: &Client,
@@ -114,14 +133,14 @@ pub async fn upload_template(
     bucket: &str,
     owner: Option<&str>,
     key: &str,
-    body: Vec<u8>,
+    body: String,
 ) -> Result<String> {
     let out = s3
         .put_object()
         .bucket(bucket)
         .set_expected_bucket_owner(owner.map(str::to_owned))
         .key(key)
-        .body(ByteStream::from(body))
+        .body(ByteStream::from(body.into_bytes()))
         .content_type("text/plain")
         .send()
         .await

@@ -70,6 +70,12 @@ pub fn url_for(spec_url: &str, domain: &str) -> String {
     }
 }
 
+/// The path the check requests (without its query), as CloudFront matches and invalidates it.
+pub fn path_of(spec_url: &str, domain: &str) -> Option<String> {
+    let uri: hyper::Uri = url_for(spec_url, domain).parse().ok()?;
+    Some(uri.path().to_owned()).filter(|p| p.starts_with('/'))
+}
+
 /// Adds a query parameter no cache has seen, so that the request reaches the origin side.
 fn cache_busted(url: &str, n: u32) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -185,6 +191,13 @@ mod tests {
     fn a_path_means_the_distributions_domain_over_https() {
         assert_eq!(url_for("/index.html", "d1.cloudfront.net"), "https://d1.cloudfront.net/index.html");
         assert_eq!(url_for("http://127.0.0.1:9/x", "d1.cloudfront.net"), "http://127.0.0.1:9/x");
+    }
+
+    #[test]
+    fn the_checked_path_leaves_the_query_out() {
+        assert_eq!(path_of("/index.html?x=1", "d1.cloudfront.net").as_deref(), Some("/index.html"));
+        assert_eq!(path_of("http://127.0.0.1:9/a/b", "d1").as_deref(), Some("/a/b"));
+        assert_eq!(path_of("https://example.org", "d1").as_deref(), Some("/"));
     }
 
     #[test]

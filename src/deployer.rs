@@ -7,7 +7,7 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Value};
 
-use crate::artifact::Artifact;
+use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
 use crate::error::Result;
 use crate::report::Outputs;
@@ -28,8 +28,7 @@ pub async fn serve() -> std::result::Result<(), lambda_runtime::Error> {
     let clients = &clients;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(DEADLINE_MARGIN);
-        handle(clients, std::env::vars().collect(), &event.payload, remaining).await.map_err(|e| {
+        handle(clients, std::env::vars().collect(), &event.payload, deadline).await.map_err(|e| {
             // The same message as the action's, as the invocation's error (and so its retries and
             // on-failure destination apply).
             let text = format!("{e}\nWhat to do: {}", e.help());
@@ -39,13 +38,21 @@ pub async fn serve() -> std::result::Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// The time a record may take: what is left of the invocation now, less the margin. Computed for
+/// each record as it starts, so that a second record does not get the time the first one used.
+pub fn time_left(deadline: SystemTime, now: SystemTime) -> Duration {
+    deadline.duration_since(now).unwrap_or_default().saturating_sub(DEADLINE_MARGIN)
+}
+
 /// Releases each record in order; stops at the first failure. Records whose key is not a zip under
-/// the prefix are skipped with a log line.
+/// the prefix are skipped with a log line, and so are object versions that a newer upload of the
+/// same key has replaced: S3 delivers events in no guaranteed order, and Lambda retries and may
+/// deliver an event twice, so an older upload arriving late must not re-point the site at older code.
 pub async fn handle(
     clients: &Clients,
     env: Vec<(String, String)>,
     event: &S3Event,
-    remaining: Duration,
+    deadline: SystemTime,
 ) -> Result<Value> {
     let (raw, _) = inputs::read(env.clone())?;
     let prefix = raw.artifact_prefix.clone().unwrap_or_default();
@@ -67,6 +74,24 @@ pub async fn handle(
         vars.push(("INPUT_FUNCTION_NAME".into(), function.clone()));
         vars.push(("INPUT_ARTIFACT_BUCKET".into(), object.bucket.clone()));
         let settings = inputs::validate_as(inputs::read(vars)?.0, true)?;
+        let owner = settings.expected_bucket_owner.as_deref();
+        match artifact::newest_version(&clients.s3, &object.bucket, owner, &object.key).await? {
+            Some(newest) if newest == object.version_id => {}
+            newest => {
+                log::info(&format!(
+                    "s3://{}/{} version {} is no longer the newest of its key ({}); skipped: the newest upload is released by its own event",
+                    object.bucket,
+                    object.key,
+                    object.version_id,
+                    match &newest {
+                        Some(v) => format!("the newest is version {v}"),
+                        None => "the key has been deleted since".to_owned(),
+                    }
+                ));
+                continue;
+            }
+        }
+        let remaining = time_left(deadline, SystemTime::now());
         let timeout = settings.timeout.min(remaining);
         let poll = poll::Poll::new(timeout);
         let mut phases = release::Phases::default();
@@ -86,7 +111,7 @@ pub async fn handle(
             return Err(e);
         }
         log::info(&out.to_json());
-        released.push(serde_json::to_value(&out).expect("outputs serialize"));
+        released.push(serde_json::from_str::<Value>(&out.to_json()).unwrap_or(Value::Null));
     }
     Ok(json!({ "released": released }))
 }
@@ -116,6 +141,16 @@ pub fn function_of(prefix: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_record_gets_the_time_left_when_it_starts() {
+        let deadline = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(time_left(deadline, UNIX_EPOCH + Duration::from_secs(900)), Duration::from_secs(90));
+        // A first record that used 85 s leaves the second 5 s, not the 90 s computed at the start.
+        assert_eq!(time_left(deadline, UNIX_EPOCH + Duration::from_secs(985)), Duration::from_secs(5));
+        assert_eq!(time_left(deadline, UNIX_EPOCH + Duration::from_secs(995)), Duration::ZERO);
+        assert_eq!(time_left(deadline, UNIX_EPOCH + Duration::from_secs(2_000)), Duration::ZERO);
+    }
 
     #[test]
     fn keys_are_url_decoded_with_plus_as_space() {

@@ -87,6 +87,19 @@ pub enum Error {
     /// The run's `timeout` ran out while waiting.
     #[error("timed out after {after} while waiting for {waiting_for}")]
     Timeout { after: String, waiting_for: String },
+
+    /// PublishVersion refused because `$LATEST` is no longer what this run updated: another deploy
+    /// changed the function meanwhile. The only failure the publish-race recovery may act on.
+    #[error("{function} changed while this run was publishing it (its code or configuration no longer matches what was uploaded): {detail}")]
+    PublishRaced { function: String, detail: String },
+
+    /// The credentials the run started with expired before it ended.
+    #[error("the AWS credentials expired during {action}: {detail}")]
+    CredentialsExpired { action: String, detail: String },
+
+    /// DeleteStack (of a failed first launch) ended in DELETE_FAILED.
+    #[error("stack {stack} could not be deleted (DELETE_FAILED){}", reasons_suffix(.reasons))]
+    DeleteFailed { stack: String, reasons: Vec<String> },
 }
 
 fn list(problems: &[InputProblem]) -> String {
@@ -115,7 +128,13 @@ impl Error {
             Error::Inputs(_) | Error::Precondition { .. } | Error::Preflight(_) => EXIT_INVALID,
             Error::Interrupted { .. } => EXIT_INTERRUPTED,
             Error::Timeout { .. } => EXIT_TIMEOUT,
-            Error::Aws { .. } | Error::Io { .. } | Error::StackFailed { .. } | Error::Failed { .. } => EXIT_FAILED,
+            Error::Aws { .. }
+            | Error::Io { .. }
+            | Error::StackFailed { .. }
+            | Error::Failed { .. }
+            | Error::PublishRaced { .. }
+            | Error::CredentialsExpired { .. }
+            | Error::DeleteFailed { .. } => EXIT_FAILED,
         }
     }
 
@@ -130,6 +149,9 @@ impl Error {
             Error::StackFailed { .. } => "Stack operation failed",
             Error::Failed { .. } => "Deploy not verified",
             Error::Timeout { .. } => "Timed out",
+            Error::PublishRaced { .. } => "Another deploy raced this one",
+            Error::CredentialsExpired { .. } => "Credentials expired",
+            Error::DeleteFailed { .. } => "Stack deletion failed",
         }
     }
 
@@ -147,6 +169,11 @@ impl Error {
                 "Read the stack events above (or in the CloudFormation console for {stack}), fix the template or parameters, and run again."
             ),
             Error::Timeout { .. } => "AWS may still finish on its own: follow it in the CloudFormation and CloudFront consoles, or run again with a longer `timeout`.".into(),
+            Error::PublishRaced { .. } => "Another deploy is probably running on the same function: let it finish, then run again. Use `concurrency:` in the workflow to serialise releases.".into(),
+            Error::CredentialsExpired { .. } => "Credentials from the environment are not refreshed during a run. AWS goes on with what was already started: run again once it has finished, and the run picks up from there. For runs this long, ask for longer sessions: with aws-actions/configure-aws-credentials, set `role-duration-seconds` (default 3600) above this step's `timeout`, and raise the role's MaxSessionDuration to match.".into(),
+            Error::DeleteFailed { stack, .. } => format!(
+                "Read why in the stack's events (aws cloudformation describe-stack-events --stack-name {stack}); finish deleting it in the CloudFormation console (a replicated Lambda@Edge function can take hours to become deletable), then run again."
+            ),
         }
     }
 
@@ -171,14 +198,6 @@ impl Error {
     /// Whether trying the same call again later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Aws { transient: true, .. })
-    }
-
-    /// The AWS error code, when this is an AWS error that carried one.
-    pub fn aws_code(&self) -> Option<&str> {
-        match self {
-            Error::Aws { code, .. } => code.as_deref(),
-            _ => None,
-        }
     }
 }
 
@@ -209,8 +228,16 @@ where
             _ => DisplayErrorContext(&e).to_string(),
         };
         crate::log::debug(&format!("{action}: {}", DisplayErrorContext(&e)));
+        if is_expired(code.as_deref()) {
+            return Error::CredentialsExpired { action, detail };
+        }
         Error::Aws { action, code, detail, transient, fix, source: Box::new(e) }
     }
+}
+
+/// STS credentials past their expiry: every later call fails the same way.
+fn is_expired(code: Option<&str>) -> bool {
+    matches!(code, Some("ExpiredToken" | "ExpiredTokenException"))
 }
 
 fn is_throttling(code: Option<&str>) -> bool {
@@ -233,7 +260,7 @@ fn fix_for(code: Option<&str>) -> String {
         Some("AccessDenied" | "AccessDeniedException" | "AccessDeniedError") => {
             "Grant the missing permission to the credentials this step uses (see the README's IAM policy).".into()
         }
-        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException") => {
+        Some("InvalidClientTokenId" | "UnrecognizedClientException") => {
             "Refresh the AWS credentials (for GitHub OIDC: aws-actions/configure-aws-credentials before this step)."
                 .into()
         }

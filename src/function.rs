@@ -10,6 +10,12 @@ use crate::artifact::Artifact;
 use crate::error::{aws, Error, Result};
 use crate::poll::{Poll, Step};
 
+/// Lambda@Edge's limit on ephemeral storage (`/tmp`), in MB.
+const MAX_EPHEMERAL_MB: i32 = 512;
+
+/// The restrictions, as the fix for any of them says.
+const EDGE_FIX: &str = "Change the function's configuration (in its template) to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue; no X-Ray active tracing, provisioned concurrency or customer-managed KMS key; at most 512 MB of ephemeral storage; runtime updates on Auto; x86_64; a Node.js or Python runtime.";
+
 /// What a release needs to know of a function (or of one of its versions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
@@ -19,6 +25,8 @@ pub struct FunctionInfo {
     pub code_sha256: String,
     pub revision_id: String,
     pub role: String,
+    /// Lambda reports the version (or `$LATEST`) in state Failed: it can never serve.
+    pub failed: bool,
     /// Lambda@Edge restrictions this function's configuration breaks.
     pub violations: Vec<String>,
 }
@@ -47,6 +55,17 @@ macro_rules! function_info {
         if c.architectures().iter().any(|a| *a == aws_sdk_lambda::types::Architecture::Arm64) {
             violations.push("it is built for arm64 (Lambda@Edge runs x86_64 only)".to_owned());
         }
+        if c.tracing_config().and_then(|t| t.mode()) == Some(&aws_sdk_lambda::types::TracingMode::Active) {
+            violations.push("it has X-Ray active tracing".to_owned());
+        }
+        if let Some(size) = c.ephemeral_storage().map(|e| e.size()).filter(|s| *s > MAX_EPHEMERAL_MB) {
+            violations.push(format!(
+                "it has {size} MB of ephemeral storage (Lambda@Edge allows at most {MAX_EPHEMERAL_MB} MB)"
+            ));
+        }
+        if let Some(key) = c.kms_key_arn().filter(|k| !k.is_empty()) {
+            violations.push(format!("it is encrypted with the customer-managed KMS key {key}"));
+        }
         match c.runtime().map(|r| r.as_str()) {
             Some(r) if r.starts_with("nodejs") || r.starts_with("python") => {}
             Some(r) => violations.push(format!("its runtime {r} is not Node.js or Python")),
@@ -59,6 +78,7 @@ macro_rules! function_info {
             code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
             revision_id: c.revision_id().unwrap_or_default().to_owned(),
             role: c.role().unwrap_or_default().to_owned(),
+            failed: c.state() == Some(&State::Failed),
             violations,
         }
     }};
@@ -73,27 +93,62 @@ pub async fn get(lambda: &Client, name: &str) -> Result<Option<FunctionInfo>> {
     }
 }
 
-/// One published version (by qualified ARN), or None if it does not exist.
-pub async fn get_version(lambda: &Client, version_arn: &str) -> Result<Option<FunctionInfo>> {
-    get(lambda, version_arn).await
-}
-
 /// Lambda@Edge's rules for an existing function, checked before anything is written: its
-/// configuration, and a role that `edgelambda.amazonaws.com` may assume.
-pub async fn check_edge_rules(iam: &aws_sdk_iam::Client, f: &FunctionInfo, name: &str) -> Result<Vec<Error>> {
-    let mut problems: Vec<Error> = f
-        .violations
-        .iter()
-        .map(|v| {
-            Error::precondition(
-                format!("function {name} cannot run at the edge: {v}"),
-                "Change the function's configuration (in its template) to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue; x86_64; a Node.js or Python runtime.",
-            )
-        })
-        .collect();
-    let Some(role_name) = f.role.rsplit('/').next().filter(|r| !r.is_empty()) else { return Ok(problems) };
-    match iam.get_role().role_name(role_name).send().await {
+/// configuration, its runtime updates, provisioned concurrency, and a role that
+/// `edgelambda.amazonaws.com` may assume. A look-up these credentials may not make is skipped with a
+/// warning: each needs a permission that only this check uses.
+pub async fn check_edge_rules(
+    lambda: &Client,
+    iam: &aws_sdk_iam::Client,
+    f: &FunctionInfo,
+    name: &str,
+) -> Result<Vec<Error>> {
+    let edge = |what: &str| Error::precondition(format!("function {name} cannot run at the edge: {what}"), EDGE_FIX);
+    let mut problems: Vec<Error> = f.violations.iter().map(|v| edge(v)).collect();
+    let (runtime, provisioned, role) = tokio::join!(
+        lambda.get_runtime_management_config().function_name(name).send(),
+        lambda.list_provisioned_concurrency_configs().function_name(name).send(),
+        async {
+            match f.role.rsplit('/').next().filter(|r| !r.is_empty()) {
+                Some(role) => Some((role, iam.get_role().role_name(role).send().await)),
+                None => None,
+            }
+        }
+    );
+    match runtime {
         Ok(out) => {
+            if let Some(mode) = out.update_runtime_on().filter(|m| **m != aws_sdk_lambda::types::UpdateRuntimeOn::Auto)
+            {
+                problems.push(edge(&format!("its runtime updates are `{}` (Lambda@Edge needs Auto)", mode.as_str())));
+            }
+        }
+        Err(e) => skipped(
+            "runtime management",
+            "lambda:GetRuntimeManagementConfig",
+            aws(format!("GetRuntimeManagementConfig {name}"))(e),
+        ),
+    }
+    match provisioned {
+        Ok(out) => {
+            let on: Vec<&str> = out
+                .provisioned_concurrency_configs()
+                .iter()
+                .filter_map(|c| c.function_arn())
+                .map(|arn| arn.rsplit(':').next().unwrap_or(arn))
+                .collect();
+            if !on.is_empty() {
+                problems.push(edge(&format!("it has provisioned concurrency on {}", on.join(", "))));
+            }
+        }
+        Err(e) => skipped(
+            "provisioned concurrency",
+            "lambda:ListProvisionedConcurrencyConfigs",
+            aws(format!("ListProvisionedConcurrencyConfigs {name}"))(e),
+        ),
+    }
+    match role {
+        None => {}
+        Some((role_name, Ok(out))) => {
             // The policy comes URL-encoded; the service name reads the same either way.
             let trust = out.role().map(|r| r.assume_role_policy_document().unwrap_or_default()).unwrap_or_default();
             if !trust.contains("edgelambda.amazonaws.com") {
@@ -103,12 +158,17 @@ pub async fn check_edge_rules(iam: &aws_sdk_iam::Client, f: &FunctionInfo, name:
                 ));
             }
         }
-        Err(e) => crate::log::warn(&format!(
+        Some((role_name, Err(e))) => crate::log::warn(&format!(
             "could not read the trust policy of role {role_name} (iam:GetRole): {}; it must trust edgelambda.amazonaws.com",
             aws::<aws_sdk_iam::operation::get_role::GetRoleError>("GetRole")(e)
         )),
     }
     Ok(problems)
+}
+
+/// A check that could not be made is a warning, never a failure: the release goes on.
+fn skipped(what: &str, permission: &str, e: Error) {
+    crate::log::warn(&format!("could not check the function's {what} ({permission}): {e}; Lambda@Edge needs it off"));
 }
 
 /// Waits until the function (or version) is Active and no update is in progress, so that the next
@@ -191,13 +251,14 @@ pub async fn publish(lambda: &Client, poll: &Poll, name: &str, latest: &Function
             // RevisionId mismatch: PreconditionFailed; CodeSha256 mismatch: InvalidParameterValue.
             let raced = e.as_service_error().is_some_and(|s| {
                 s.is_precondition_failed_exception()
-                    || (s.is_invalid_parameter_value_exception() && s.meta().message().is_some_and(|m| m.contains("CodeSHA256")))
+                    || (s.is_invalid_parameter_value_exception()
+                        && s.meta().message().is_some_and(|m| m.contains("CodeSHA256")))
             });
             if raced {
-                Error::failed(
-                    format!("{name} changed while this run was publishing it (its code or configuration no longer matches what was uploaded)"),
-                    "Another deploy is probably running on the same function: let it finish, then run again. Use `concurrency:` in the workflow to serialise releases.",
-                )
+                Error::PublishRaced {
+                    function: name.to_owned(),
+                    detail: e.as_service_error().and_then(|s| s.meta().message()).unwrap_or("no message").to_owned(),
+                }
             } else {
                 aws(format!("PublishVersion {name}"))(e)
             }
@@ -227,6 +288,10 @@ pub async fn find_published(lambda: &Client, name: &str, code_sha256: &str) -> R
     while let Some(item) = pages.next().await {
         let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
         let Some(n) = c.version().and_then(|v| v.parse::<u64>().ok()) else { continue };
+        // A version Lambda failed to create can never serve: publish anew rather than reuse it.
+        if c.state() == Some(&State::Failed) {
+            continue;
+        }
         if c.code_sha256() == Some(code_sha256) && best.as_ref().is_none_or(|(b, _)| n > *b) {
             best = Some((n, function_info!(&c)));
         }

@@ -3,6 +3,20 @@
 //! The modules follow a release: [`inputs`] → [`package`] → [`artifact`] → [`function`] → [`stack`]
 //! → [`distribution`] → [`report`], driven by [`release`].
 
+// A panic aborts the process (`panic = "abort"`): in the deployer that kills the Lambda runtime.
+// Every failure is an `Error` with its exit code instead.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod artifact;
 pub mod aws;
 pub mod check;
@@ -19,6 +33,7 @@ pub mod preflight;
 pub mod release;
 pub mod report;
 pub mod stack;
+pub mod template;
 
 use error::Error;
 use report::Outputs;

@@ -1,3 +1,17 @@
+// A panic aborts the process (`panic = "abort"`): in the deployer that kills the Lambda runtime.
+// Every failure is an `Error` with its exit code instead.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 fn main() {
     return_freed_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();

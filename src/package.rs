@@ -121,7 +121,12 @@ fn collect(source: &Path) -> Result<Vec<Entry>> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let relative = entry.path().strip_prefix(&root).expect("walkdir yields paths under its root");
+        let relative = entry.path().strip_prefix(&root).map_err(|_| {
+            Error::precondition(
+                format!("{} is not under the source directory {}", entry.path().display(), root.display()),
+                "Point `source` at a directory that holds the files itself.",
+            )
+        })?;
         let name = archive_name(relative).ok_or_else(|| {
             Error::precondition(
                 format!("{} has a name that is not UTF-8", entry.path().display()),

@@ -79,7 +79,7 @@ pub async fn look_up(s: &Settings, c: &Clients, poll: &Poll, pf: &mut Preflight)
                 None => artifact::check_bucket(&c.s3, &s.artifact_bucket, owner).await,
             }
         },
-        load_template(s, c),
+        load_template(s),
     );
     let package = pf.take(package)?.flatten();
     pf.take(bucket)?;
@@ -87,7 +87,7 @@ pub async fn look_up(s: &Settings, c: &Clients, poll: &Poll, pf: &mut Preflight)
     let function = function?;
     let mut stack = stack?;
     if let Some(st) = &stack {
-        if st.status.ends_with("_IN_PROGRESS") {
+        if stack::is_in_progress(&st.status) {
             log::warn(&format!(
                 "stack {} is in {}: another operation (perhaps another release) is running; waiting for it to finish first",
                 s.stack_name, st.status
@@ -96,54 +96,50 @@ pub async fn look_up(s: &Settings, c: &Clients, poll: &Poll, pf: &mut Preflight)
         }
     }
     if let Some(f) = &function {
-        for problem in function::check_edge_rules(&c.iam, f, &s.function_name).await? {
+        for problem in function::check_edge_rules(&c.lambda, &c.iam, f, &s.function_name).await? {
             pf.push(problem);
         }
     }
     Ok(Found { package, stack, function, template })
 }
 
-/// The template as given: inline when small, else uploaded to the artifact bucket (CloudFormation
-/// takes at most 51,200 bytes inline), or the stack's previous one.
-async fn load_template(s: &Settings, c: &Clients) -> Result<Template> {
+/// The template as given: inline when small, else to be uploaded to the artifact bucket once preflight
+/// has passed (CloudFormation takes at most 51,200 bytes inline), or the stack's previous one.
+async fn load_template(s: &Settings) -> Result<Template> {
     match &s.template {
         None => Ok(Template::Previous),
         Some(TemplateSource::Url(u)) => Ok(Template::Url(u.clone())),
         Some(TemplateSource::File(path)) => {
             let body =
                 tokio::fs::read(path).await.map_err(Error::io(format!("reading the template {}", path.display())))?;
-            if body.len() <= stack::MAX_INLINE_TEMPLATE {
-                let text = String::from_utf8(body).map_err(|_| {
-                    Error::precondition(
-                        format!("the template {} is not UTF-8 text", path.display()),
-                        "Save the template as UTF-8 YAML or JSON.",
-                    )
-                })?;
+            let text = String::from_utf8(body).map_err(|_| {
+                Error::precondition(
+                    format!("the template {} is not UTF-8 text", path.display()),
+                    "Save the template as UTF-8 YAML or JSON.",
+                )
+            })?;
+            if text.len() <= stack::MAX_INLINE_TEMPLATE {
                 return Ok(Template::Body(text));
             }
-            if s.dry_run {
-                return Err(Error::precondition(
-                    format!(
-                        "the template is {} bytes, over the 51,200 that can be checked without uploading it",
-                        body.len()
-                    ),
-                    "Run without `dry-run`, or give the template as `template-url`.",
-                ));
-            }
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("template");
-            let key = format!("{}{}.{ext}", s.artifact_prefix, s.stack_name);
-            log::info(&format!(
-                "the template is {} bytes, over 51,200: uploading it to s3://{}/{key}",
-                body.len(),
-                s.artifact_bucket
-            ));
-            let owner = s.expected_bucket_owner.as_deref();
-            let url =
-                artifact::upload_template(&c.s3, c.custom_endpoint.as_deref(), &s.artifact_bucket, owner, &key, body)
-                    .await?;
-            Ok(Template::Url(url))
+            Ok(Template::Large { body: text, key: format!("{}{}.{ext}", s.artifact_prefix, s.stack_name) })
         }
     }
+}
+
+/// After preflight: a large template goes to the artifact bucket, and CloudFormation reads it there.
+pub async fn upload_large_template(s: &Settings, c: &Clients, template: &Template) -> Result<Template> {
+    let Template::Large { body, key } = template else { return Ok(template.clone()) };
+    log::info(&format!(
+        "the template is {} bytes, over 51,200: uploading it to s3://{}/{key}",
+        body.len(),
+        s.artifact_bucket
+    ));
+    let owner = s.expected_bucket_owner.as_deref();
+    let url =
+        artifact::upload_template(&c.s3, c.custom_endpoint.as_deref(), &s.artifact_bucket, owner, key, body.clone())
+            .await?;
+    Ok(Template::Url(url))
 }
 
 /// The template must declare the first-launch and version parameters the tool sets.

@@ -23,14 +23,12 @@ use crate::stack::{self, Fill, Operation, StackInfo, Template, TemplateInfo};
 
 const VERSION_TYPE: &str = "AWS::Lambda::Version";
 
-/// What every step of one run reads: the settings, the clients, the poll timing, and the token
-/// that marks this run's stack operations and invalidation.
+/// What every step of one run reads: the settings, the clients and the poll timing.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     s: &'a Settings,
     c: &'a Clients,
     poll: &'a Poll,
-    token: &'a str,
 }
 
 /// A stack operation under way, for an interruption to report (and cancel).
@@ -80,10 +78,9 @@ pub async fn run(
     out: &mut Outputs,
     object: Option<Artifact>,
 ) -> Result<()> {
-    let token = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4());
     out.s3_key = s.artifact_key();
 
-    let x = Ctx { s, c, poll, token: &token };
+    let x = Ctx { s, c, poll };
     phases.start("Preflight");
     let mut pf = Preflight::default();
     let found = preflight::look_up(s, c, poll, &mut pf).await?;
@@ -131,7 +128,7 @@ async fn first_launch(
     mut pf: Preflight,
     failed: Option<StackInfo>,
 ) -> Result<()> {
-    let Ctx { s, c, poll, token } = x;
+    let Ctx { s, c, poll } = x;
     let template = match &found.template {
         Template::Previous => {
             pf.push(Error::precondition(
@@ -160,7 +157,7 @@ async fn first_launch(
     let pending = Fill { first_launch: true, version_arn: None, artifact_object_version: Some("pending".into()) };
     pf.take(stack::parameters(s, &info, None, &pending))?;
     pf.finish()?;
-    let package = found.package.as_ref().expect("a release has a package");
+    let Some(package) = found.package.as_ref() else { return Err(bug("a first launch without a package")) };
     out.first_launch = true;
     if s.dry_run {
         log::info(&format!(
@@ -176,10 +173,11 @@ async fn first_launch(
             "stack {} is in ROLLBACK_COMPLETE after a failed first launch; deleting it (`recreate-failed-stack`)",
             s.stack_name
         ));
-        stack::delete(&c.cloudformation, poll, &s.stack_name, &st.id, token).await?;
+        stack::delete(&c.cloudformation, poll, &s.stack_name, &st.id, since_now()).await?;
     }
 
     phases.start("Upload");
+    let template = preflight::upload_large_template(s, c, &template).await?;
     let artifact = upload(s, c, package).await?;
     out.s3_version_id = artifact.version_id.clone();
 
@@ -187,7 +185,8 @@ async fn first_launch(
     let fill = Fill { artifact_object_version: Some(artifact.version_id.clone()), ..pending };
     let params = stack::parameters(s, &info, None, &fill)?;
     let since = since_now();
-    let stack_id = stack::create(&c.cloudformation, s, &template, &params, token).await?;
+    let token = stack::new_token("create");
+    let stack_id = stack::create(&c.cloudformation, s, &template, &params, &token).await?;
     log::info(&format!("creating stack {} ({stack_id})", s.stack_name));
     out.stack_id = stack_id.clone();
     out.changed = true;
@@ -196,7 +195,7 @@ async fn first_launch(
         log::info("not waiting (`wait: false`): the version is known once the stack is complete");
         return Ok(());
     }
-    wait_stack(x, phases, out, &stack_id, Operation::Create, since).await?;
+    wait_stack(x, phases, out, &stack_id, Operation::Create, since, &token).await?;
 
     let function = function::get(&c.lambda, &s.function_name).await?.ok_or_else(|| {
         Error::failed(
@@ -239,6 +238,10 @@ struct Current {
     distribution_id: Option<String>,
     distribution: Option<distribution::DistributionInfo>,
     live: Option<String>,
+    /// What this release changes in the stack besides the version (the template, a parameter), so
+    /// that `rollback-on-failure` knows when re-pointing the version would not undo it. Only looked
+    /// at when the inputs ask for that rollback.
+    other_changes: Vec<String>,
 }
 
 /// Checks common to a release and a rollback: the function, the template's parameters, the
@@ -282,7 +285,44 @@ async fn current(
         None => None,
     };
     let live = preflight::live_version(s, &st, distribution.as_ref(), &function.arn);
-    Ok(template.map(|template| Current { stack: st, function, template, distribution_id, distribution, live }))
+    let other_changes = match (&s.check, s.rollback_on_failure) {
+        (Some(_), true) => pf.take(other_changes(s, c, &found.template, &st).await)?.unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Ok(template.map(|template| Current {
+        stack: st,
+        function,
+        template,
+        distribution_id,
+        distribution,
+        live,
+        other_changes,
+    }))
+}
+
+/// What a release with these inputs changes in the stack besides the version and the code's object:
+/// the template when it differs from the stack's, and each given parameter whose value differs.
+async fn other_changes(s: &Settings, c: &Clients, template: &Template, st: &StackInfo) -> Result<Vec<String>> {
+    let mut changes = Vec::new();
+    let given = match template {
+        Template::Body(body) | Template::Large { body, .. } => Some(body),
+        Template::Url(_) => {
+            changes.push("the template (given by URL, which this run does not compare)".to_owned());
+            None
+        }
+        Template::Previous => None,
+    };
+    if let Some(body) = given {
+        if !stack::same_template(&stack::template_body(&c.cloudformation, &st.id).await?, body) {
+            changes.push("the template".to_owned());
+        }
+    }
+    for (key, value) in &s.parameters {
+        if st.parameter(key) != Some(value.as_str()) {
+            changes.push(format!("parameter {key}"));
+        }
+    }
+    Ok(changes)
 }
 
 fn describe_current(out: &mut Outputs, cur: &Current) {
@@ -317,17 +357,17 @@ async fn release(
         pf.take(stack::parameters(s, &cur.template, Some(&cur.stack), &pending))?;
     }
     pf.finish()?;
-    let cur = cur.expect("preflight passed");
+    let Some(cur) = cur else { return Err(bug("preflight passed without the stack's state")) };
     describe_current(out, &cur);
     let Some(package) = found.package.as_ref() else {
-        let object = object.expect("a release has a package or an S3 object");
+        let Some(object) = object else { return Err(bug("a release without a package or an S3 object")) };
         return release_object(x, phases, out, &cur, &found.template, object).await;
     };
     if let Some(d) = &cur.distribution {
         preflight::warn_viewer_size(d, &cur.function.arn, package);
     }
     let live_sha = match &cur.live {
-        Some(arn) => function::get_version(&c.lambda, arn).await?.map(|v| v.code_sha256),
+        Some(arn) => function::get(&c.lambda, arn).await?.map(|v| v.code_sha256),
         None => None,
     };
     let sha = &package.code_sha256;
@@ -337,8 +377,7 @@ async fn release(
     // With nothing but the code to release, unchanged code means nothing to do; a template,
     // parameters or tags given may still change the stack.
     let stack_inputs = s.template.is_some() || !s.parameters.is_empty() || !s.tags.is_empty();
-    if !s.force && latest_current && live_current && !stack_inputs {
-        let live = cur.live.clone().expect("live_current implies a live version");
+    if let Some(live) = cur.live.clone().filter(|_| !s.force && latest_current && live_current && !stack_inputs) {
         log::info(&format!("the code is unchanged: {live} already runs CodeSha256 {sha}; nothing to do"));
         set_version(out, &live);
         if let Some(a) = artifact::find_zip(&c.s3, &s.artifact_bucket, owner, &out.s3_key, sha).await? {
@@ -397,6 +436,8 @@ async fn release(
 
 /// Checks the site at the edge. When the check fails and `rollback-on-failure` is set, the stack is
 /// re-pointed at the version that was live before this release (`cur.live`), and the run still fails.
+/// Re-pointing undoes a release only when the version was all it changed: otherwise it says so and
+/// rolls nothing back.
 async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Option<&Current>) -> Result<()> {
     let Ctx { s, c, .. } = x;
     let Some(spec) = &s.check else { return Ok(()) };
@@ -405,6 +446,10 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
         return Ok(());
     }
     phases.start("Check");
+    // A first launch has a new distribution: nothing from an older version is cached there.
+    if cur.is_some() {
+        clear_cached_check_path(x, out, spec).await?;
+    }
     let seen = check::run(spec, &out.distribution_domain).await?;
     let seen = match seen {
         Ok(seen) => {
@@ -426,6 +471,24 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
         return Err(Error::failed(what, fix));
     };
     let failed_version = out.version_arn.clone();
+    let by_hand = format!(
+        "Put the stack back by hand: release the previous template and parameters with the previous code, or re-point the version alone with `rollback-to: {live}` (the other changes stay); then fix the release and run it again."
+    );
+    if live == failed_version {
+        return Err(Error::failed(
+            format!("{what}; `rollback-on-failure` has nothing to re-point: the distribution ran {live} before this release too, so what changed is the stack's template or parameters, which re-pointing the version cannot undo. Nothing was rolled back"),
+            by_hand,
+        ));
+    }
+    if !cur.other_changes.is_empty() {
+        return Err(Error::failed(
+            format!(
+                "{what}; `rollback-on-failure` re-points only the function's version, and this release also changed {}: nothing was rolled back, the distribution runs {failed_version}",
+                cur.other_changes.join(", ")
+            ),
+            by_hand,
+        ));
+    }
     log::warn(&format!("{what}; rolling back to {live} (`rollback-on-failure`)"));
     // The release changed the stack's parameters: start from what it has now.
     let stack = stack::describe(&c.cloudformation, &s.stack_name).await?.ok_or_else(|| {
@@ -437,7 +500,12 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
     let now = Current { stack, ..cur.clone() };
     set_version(out, &live);
     let fill = Fill { first_launch: false, version_arn: Some(live.clone()), artifact_object_version: None };
-    repoint(x, phases, out, &now, &Template::Previous, &fill)
+    let rolled_back = async {
+        repoint(x, phases, out, &now, &Template::Previous, &fill).await?;
+        // The failed version's answers may be cached now, under the check's path as under any other.
+        clear_cached_check_path(x, out, spec).await
+    };
+    rolled_back
         .await
         .map_err(|e| Error::failed(format!("{what}; rolling back to {live} failed too: {e}"), e.help()))?;
     out.check_result = CheckResult::RolledBack;
@@ -445,6 +513,32 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
         format!("{what}. The release of {failed_version} was rolled back: the distribution runs {live} again"),
         fix,
     ))
+}
+
+/// CloudFront answers a cached path from its cache whatever the query string when the cache key
+/// leaves query strings out (Managed-CachingOptimized does), and an origin-request function runs only
+/// on a miss: the check's cache-busting parameter would then see the version before. So the check's
+/// path is invalidated first, unless `invalidation-paths` already did it or CloudFront would not cache it.
+async fn clear_cached_check_path(x: Ctx<'_>, out: &Outputs, spec: &check::CheckSpec) -> Result<()> {
+    let Ctx { s, c, poll } = x;
+    if out.distribution_id.is_empty() {
+        return Ok(());
+    }
+    let Some(path) = check::path_of(&spec.url, &out.distribution_domain) else { return Ok(()) };
+    if distribution::covers(&s.invalidation_paths, &path) {
+        return Ok(());
+    }
+    let info = distribution::get(&c.cloudfront, &out.distribution_id).await?;
+    let Some(behavior) = distribution::behavior_for(&info, &path) else { return Ok(()) };
+    let distribution::Caching::PathOnly(policy) = distribution::caching(&c.cloudfront, behavior).await else {
+        return Ok(());
+    };
+    log::info(&format!(
+        "CloudFront caches {path} by its path alone ({policy}): an answer cached from the version before would hide the new one, so {path} is invalidated before the check"
+    ));
+    let inv = distribution::invalidate(&c.cloudfront, poll, &out.distribution_id, std::slice::from_ref(&path)).await?;
+    log::info(&format!("invalidation {inv} of {path} completed"));
+    Ok(())
 }
 
 /// The deployer's release: the function is updated from exactly the object version the S3 event
@@ -477,7 +571,8 @@ async fn release_object(
         version_arn: Some(version.arn.clone()),
         artifact_object_version: Some(object.version_id.clone()),
     };
-    repoint(x, phases, out, cur, template, &fill).await
+    repoint(x, phases, out, cur, template, &fill).await?;
+    check_phase(x, phases, out, Some(cur)).await
 }
 
 /// Re-points the stack at a version already published: `rollback-to`.
@@ -494,13 +589,16 @@ async fn rollback(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, found: Fou
         pf.push(e);
         return pf.finish();
     }
+    let Some(to) = s.rollback_to.as_ref() else { return Err(bug("a rollback without `rollback-to`")) };
     let cur = current(s, c, &found, &mut pf, st).await?;
     let target = match &cur {
-        Some(cur) => pf.take(resolve_rollback(s, c, cur).await)?,
+        Some(cur) => pf.take(resolve_rollback(s, c, cur, to).await)?,
         None => None,
     };
     pf.finish()?;
-    let (cur, target) = (cur.expect("preflight passed"), target.expect("preflight passed"));
+    let (Some(cur), Some(target)) = (cur, target) else {
+        return Err(bug("preflight passed without a rollback target"));
+    };
     describe_current(out, &cur);
     set_version(out, &target.arn);
     out.code_sha256 = target.code_sha256.clone();
@@ -520,9 +618,9 @@ async fn rollback(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, found: Fou
 }
 
 /// The version `rollback-to` names, which must be a published version of this function.
-async fn resolve_rollback(s: &Settings, c: &Clients, cur: &Current) -> Result<FunctionInfo> {
+async fn resolve_rollback(s: &Settings, c: &Clients, cur: &Current, to: &RollbackTarget) -> Result<FunctionInfo> {
     let fn_arn = &cur.function.arn;
-    let arn = match s.rollback_to.as_ref().expect("rollback mode") {
+    let arn = match to {
         RollbackTarget::Arn(a) => a.clone(),
         RollbackTarget::Number(n) => format!("{fn_arn}:{n}"),
         RollbackTarget::Previous => {
@@ -555,7 +653,7 @@ async fn resolve_rollback(s: &Settings, c: &Clients, cur: &Current) -> Result<Fu
             "Give a version of the stack's function (see its versions in the Lambda console).",
         ));
     }
-    function::get_version(&c.lambda, &arn).await?.ok_or_else(|| {
+    function::get(&c.lambda, &arn).await?.ok_or_else(|| {
         Error::precondition(
             format!("version {arn} does not exist"),
             format!(
@@ -575,11 +673,13 @@ async fn repoint(
     template: &Template,
     fill: &Fill,
 ) -> Result<()> {
-    let Ctx { s, c, token, .. } = x;
+    let Ctx { s, c, .. } = x;
     phases.start("Stack");
     let params = stack::parameters(s, &cur.template, Some(&cur.stack), fill)?;
+    let template = preflight::upload_large_template(s, c, template).await?;
     let since = since_now();
-    let started = stack::update(&c.cloudformation, s, template, &params, token).await?;
+    let token = stack::new_token("update");
+    let started = stack::update(&c.cloudformation, s, &template, &params, &token).await?;
     if !started {
         log::info(&format!("stack {}: no updates are to be performed", s.stack_name));
     } else {
@@ -590,7 +690,7 @@ async fn repoint(
             log::info("not waiting (`wait: false`)");
             return Ok(());
         }
-        let waited = wait_stack(x, phases, out, &cur.stack.id, Operation::Update, since).await;
+        let waited = wait_stack(x, phases, out, &cur.stack.id, Operation::Update, since, &token).await;
         if let Err(e) = waited {
             return Err(with_distribution_state(c, e, cur.distribution_id.as_deref(), &cur.function.arn).await);
         }
@@ -610,8 +710,9 @@ async fn wait_stack(
     stack_id: &str,
     op: Operation,
     since: DateTime,
+    token: &str,
 ) -> Result<String> {
-    let Ctx { s, c, poll, token } = x;
+    let Ctx { s, c, poll } = x;
     phases.in_flight =
         Some(InFlight { stack_name: s.stack_name.clone(), stack_id: stack_id.to_owned(), operation: op });
     let mut events = stack::EventLog::new(token, since);
@@ -679,13 +780,15 @@ async fn publish(x: Ctx<'_>, artifact: &Artifact, sha: Option<&str>, latest_curr
         Ok(v) => v,
         // A retried PublishVersion whose first answer was lost finds $LATEST's revision moved on:
         // the version it published is there, with this code.
-        Err(e @ Error::Failed { .. }) => match function::find_published(&c.lambda, &s.function_name, sha).await? {
-            Some(v) if function::get(&c.lambda, &s.function_name).await?.is_some_and(|l| l.code_sha256 == sha) => {
-                log::info(&format!("version {} was published with this code; using it", v.version));
-                v
+        Err(e @ Error::PublishRaced { .. }) => {
+            match function::find_published(&c.lambda, &s.function_name, sha).await? {
+                Some(v) if function::get(&c.lambda, &s.function_name).await?.is_some_and(|l| l.code_sha256 == sha) => {
+                    log::info(&format!("version {} was published with this code; using it", v.version));
+                    v
+                }
+                _ => return Err(e),
             }
-            _ => return Err(e),
-        },
+        }
         Err(e) => return Err(e),
     };
     log::info(&format!("published version {} ({})", v.version, v.arn));
@@ -713,7 +816,7 @@ async fn distribution_phase(
     stack_id: &str,
     function_arn: &str,
 ) -> Result<()> {
-    let Ctx { s, c, poll, token } = x;
+    let Ctx { s, c, poll } = x;
     phases.start("Distribution");
     let Some(id) = preflight::find_distribution(s, c, stack_id).await? else { return Ok(()) };
     out.distribution_id = id.clone();
@@ -723,9 +826,110 @@ async fn distribution_phase(
     log::info(&format!("distribution {id} is Deployed and runs {}", out.version_arn));
     if !s.invalidation_paths.is_empty() {
         phases.start("Invalidation");
-        let inv = distribution::invalidate(&c.cloudfront, poll, &id, &s.invalidation_paths, token).await?;
+        let inv = distribution::invalidate(&c.cloudfront, poll, &id, &s.invalidation_paths).await?;
         log::info(&format!("invalidation {inv} of {} completed", s.invalidation_paths.join(", ")));
         out.invalidation_id = inv;
     }
     Ok(())
+}
+
+/// An invariant that preflight guarantees, broken: a failure to report, never a panic (which would
+/// abort the process, and in the deployer the Lambda runtime with it).
+fn bug(what: &str) -> Error {
+    Error::failed(
+        format!("lambda-edge-deploy reached a state it should not: {what}"),
+        "This is a bug: please report it with the log. Nothing more was changed.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // What the emulator cannot produce: a version Lambda publishes and then reports Failed.
+    mod mocked {
+        use super::*;
+        use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+        use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
+        use aws_sdk_lambda::operation::publish_version::PublishVersionOutput;
+        use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput;
+        use aws_sdk_lambda::types::{FunctionConfiguration, LastUpdateStatus, Runtime, State};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge";
+
+        fn settings() -> Settings {
+            let dir = std::env::temp_dir();
+            let vars = [
+                ("INPUT_FUNCTION-NAME", "edge"),
+                ("INPUT_STACK-NAME", "site"),
+                ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+                ("INPUT_SOURCE", dir.to_str().unwrap()),
+            ];
+            crate::inputs::validate(
+                crate::inputs::read(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap().0,
+            )
+            .unwrap()
+        }
+
+        fn config(arn: &str, state: State) -> GetFunctionConfigurationOutput {
+            GetFunctionConfigurationOutput::builder()
+                .function_arn(arn)
+                .runtime(Runtime::Nodejs22x)
+                .state(state)
+                .state_reason("InvalidImage: the zip could not be unpacked")
+                .last_update_status(LastUpdateStatus::Successful)
+                .code_sha256("abc=")
+                .revision_id("r1")
+                .build()
+        }
+
+        #[tokio::test]
+        async fn a_version_lambda_reports_failed_is_not_taken_for_a_publish_race() {
+            let update = mock!(aws_sdk_lambda::Client::update_function_code)
+                .then_output(|| UpdateFunctionCodeOutput::builder().build());
+            let latest = mock!(aws_sdk_lambda::Client::get_function_configuration)
+                .match_requests(|r| r.function_name() == Some("edge"))
+                .then_output(|| config(FN, State::Active));
+            let version = mock!(aws_sdk_lambda::Client::get_function_configuration)
+                .match_requests(|r| r.function_name() == Some("arn:aws:lambda:us-east-1:123456789012:function:edge:1"))
+                .then_output(|| config(&format!("{FN}:1"), State::Failed));
+            let published = mock!(aws_sdk_lambda::Client::publish_version).then_output(|| {
+                PublishVersionOutput::builder().function_arn(format!("{FN}:1")).version("1").code_sha256("abc=").build()
+            });
+            let list = mock!(aws_sdk_lambda::Client::list_versions_by_function).then_output(|| {
+                ListVersionsByFunctionOutput::builder()
+                    .versions(
+                        FunctionConfiguration::builder()
+                            .function_arn(format!("{FN}:1"))
+                            .version("1")
+                            .code_sha256("abc=")
+                            .state(State::Failed)
+                            .build(),
+                    )
+                    .build()
+            });
+            let lambda =
+                mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&update, &version, &latest, &published, &list]);
+            let config =
+                aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+            let clients = Clients { lambda, ..Clients::from_config(&config) };
+            let s = settings();
+            let poll = Poll::fast(Duration::from_secs(10));
+            let x = Ctx { s: &s, c: &clients, poll: &poll };
+            let artifact = Artifact { bucket: "artifacts".into(), key: "edge.zip".into(), version_id: "o1".into() };
+
+            let err = publish(x, &artifact, Some("abc="), false).await.unwrap_err();
+            assert!(err.to_string().contains("Lambda could not apply the update"), "{err}");
+            assert_eq!(err.exit_code(), 1);
+            assert_eq!(published.num_calls(), 1);
+        }
+
+        #[test]
+        fn the_recovery_matches_only_a_publish_race() {
+            let raced = Error::PublishRaced { function: "edge".into(), detail: "revision".into() };
+            assert_eq!(raced.exit_code(), 1);
+            assert!(raced.help().contains("concurrency:"), "{}", raced.help());
+        }
+    }
 }

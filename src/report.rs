@@ -68,10 +68,22 @@ pub enum CheckResult {
     Skipped,
 }
 
+impl CheckResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Passed => "passed",
+            CheckResult::Failed => "failed",
+            CheckResult::RolledBack => "rolled-back",
+            CheckResult::Skipped => "skipped",
+        }
+    }
+}
+
 impl Outputs {
     /// Name and value of each output, in the order of [`OUTPUTS`], as the strings GitHub sees.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let json = serde_json::to_value(self).expect("outputs serialize");
+        // Strings and booleans always serialize; Null would only show as empty outputs.
+        let json = serde_json::to_value(self).unwrap_or_default();
         OUTPUTS
             .iter()
             .map(|o| {
@@ -82,7 +94,7 @@ impl Outputs {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("outputs serialize")
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 
     /// Appends every output to a `GITHUB_OUTPUT` file in the runner's format.
@@ -161,8 +173,7 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
             ("Changed", o.changed.to_string()),
             ("First launch", o.first_launch.to_string()),
             ("Check", {
-                let result = serde_json::to_value(o.check_result).expect("serializes");
-                let result = result.as_str().unwrap_or_default().to_owned();
+                let result = o.check_result.as_str().to_owned();
                 if o.check_detail.is_empty() { result } else { format!("{result}: {}", md_escape(&o.check_detail)) }
             }),
         ];
@@ -231,6 +242,9 @@ mod tests {
             assert_eq!(as_text, value, "{name}");
         }
         assert_eq!(json["changed"], serde_json::Value::Bool(true));
+        for r in [CheckResult::Passed, CheckResult::Failed, CheckResult::RolledBack, CheckResult::Skipped] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "as_str is the serialized name");
+        }
     }
 
     #[test]

@@ -55,8 +55,27 @@ pub async fn describe(cfn: &Client, name: &str) -> Result<Option<StackInfo>> {
 pub enum Template {
     Body(String),
     Url(String),
+    /// A template over [`MAX_INLINE_TEMPLATE`] bytes, which CloudFormation reads only from S3: it is
+    /// summarized here and uploaded once preflight has passed (see [`crate::artifact::upload_template`]).
+    Large {
+        body: String,
+        key: String,
+    },
     /// The stack's current template.
     Previous,
+}
+
+/// A fresh `ClientRequestToken` for one stack operation. CloudFormation takes a token it has seen as
+/// a retry of that request: reused for another operation, it is refused (`TokenAlreadyExistsException`)
+/// or taken for the earlier one, and nothing happens. The SDK's own retries resend the same token.
+pub fn new_token(operation: &str) -> String {
+    format!("lambda-edge-deploy-{operation}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Whether CloudFormation is working on the stack and will finish on its own. `REVIEW_IN_PROGRESS`
+/// is not: a change set that nobody executes leaves the stack there for ever.
+pub fn is_in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
 }
 
 /// What the template declares: its parameters (with defaults) and resource types.
@@ -78,12 +97,15 @@ impl TemplateInfo {
     }
 }
 
-/// Asks CloudFormation what the template declares (so only declared parameters are passed).
+/// Asks CloudFormation what the template declares (so only declared parameters are passed). A
+/// template too large to send inline is read here instead, so that nothing is uploaded before
+/// preflight has passed.
 pub async fn summarize(cfn: &Client, template: &Template, stack_name: &str) -> Result<TemplateInfo> {
     let req = cfn.get_template_summary();
     let req = match template {
         Template::Body(b) => req.template_body(b),
         Template::Url(u) => req.template_url(u),
+        Template::Large { body, .. } => return crate::template::summarize(body),
         Template::Previous => req.stack_name(stack_name),
     };
     let out = req.send().await.map_err(|e| {
@@ -121,6 +143,30 @@ pub enum ParamValue {
     Value(String, String),
     /// Keep what the stack has now.
     Previous(String),
+}
+
+/// The template the stack runs now, as it was submitted.
+pub async fn template_body(cfn: &Client, stack: &str) -> Result<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(stack)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+        .map_err(aws(format!("GetTemplate {stack}")))?;
+    Ok(out.template_body().unwrap_or_default().to_owned())
+}
+
+/// Whether two template texts are the same template: byte for byte, or as JSON values (CloudFormation
+/// may give a JSON template back formatted differently from how it was sent).
+pub fn same_template(a: &str, b: &str) -> bool {
+    if a.trim() == b.trim() {
+        return true;
+    }
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// What the tool knows and fills in, when the template declares the parameter.
@@ -218,7 +264,7 @@ fn tags(settings: &Settings) -> Option<Vec<Tag>> {
         .then(|| settings.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())
 }
 
-/// Creates the stack; returns its id.
+/// Creates the stack; returns its id. The template must be a body or a URL by now.
 pub async fn create(
     cfn: &Client,
     settings: &Settings,
@@ -236,7 +282,12 @@ pub async fn create(
     let req = match template {
         Template::Body(b) => req.template_body(b),
         Template::Url(u) => req.template_url(u),
-        Template::Previous => unreachable!("a new stack has no previous template"),
+        Template::Large { .. } | Template::Previous => {
+            return Err(Error::failed(
+                format!("no template to create stack {} from", settings.stack_name),
+                "This is a bug in lambda-edge-deploy: please report it with the log.",
+            ))
+        }
     };
     let out = req.send().await.map_err(aws(format!("CreateStack {}", settings.stack_name)))?;
     Ok(out.stack_id().unwrap_or(&settings.stack_name).to_owned())
@@ -262,6 +313,12 @@ pub async fn update(
         Template::Body(b) => req.template_body(b),
         Template::Url(u) => req.template_url(u),
         Template::Previous => req.use_previous_template(true),
+        Template::Large { .. } => {
+            return Err(Error::failed(
+                format!("the template for stack {} was not uploaded", settings.stack_name),
+                "This is a bug in lambda-edge-deploy: please report it with the log.",
+            ))
+        }
     };
     match req.send().await {
         Ok(_) => Ok(true),
@@ -360,7 +417,7 @@ pub async fn wait(
     let status = poll
         .until(&what, || async {
             let now = describe(cfn, stack_id).await?.map(|s| s.status).unwrap_or_else(|| "DELETE_COMPLETE".into());
-            Ok(if now.ends_with("_IN_PROGRESS") { Step::Pending(now) } else { Step::Done(now) })
+            Ok(if is_in_progress(&now) { Step::Pending(now) } else { Step::Done(now) })
         })
         .await;
     // The events explain the outcome, so they are read whatever it is.
@@ -378,26 +435,35 @@ pub async fn wait(
     })
 }
 
-/// Deletes the stack (a failed first launch) and waits until it is gone.
-pub async fn delete(cfn: &Client, poll: &Poll, stack_name: &str, stack_id: &str, token: &str) -> Result<()> {
+/// Deletes the stack (a failed first launch) and waits until it is gone. DELETE_FAILED is a failure
+/// in AWS (the delete was sent), with the reasons from this operation's events.
+pub async fn delete(cfn: &Client, poll: &Poll, stack_name: &str, stack_id: &str, since: DateTime) -> Result<()> {
+    let token = new_token("delete");
     cfn.delete_stack()
         .stack_name(stack_id)
-        .client_request_token(token)
+        .client_request_token(&token)
         .send()
         .await
         .map_err(aws(format!("DeleteStack {stack_name}")))?;
-    poll.until(&format!("stack {stack_name} to be deleted"), || async {
-        match describe(cfn, stack_id).await? {
-            None => Ok(Step::Done(())),
-            Some(s) if s.status == "DELETE_COMPLETE" => Ok(Step::Done(())),
-            Some(s) if s.status == "DELETE_FAILED" => Err(Error::precondition(
-                format!("stack {stack_name} could not be deleted (DELETE_FAILED)"),
-                "Delete it in the CloudFormation console (replicated Lambda@Edge functions can take hours to become deletable), then run again.",
-            )),
-            Some(s) => Ok(Step::Pending(s.status)),
-        }
+    let mut events = EventLog::new(&token, since);
+    let deleted = poll
+        .until(&format!("stack {stack_name} to be deleted"), || async {
+            Ok(match describe(cfn, stack_id).await? {
+                None => Step::Done(true),
+                Some(s) if s.status == "DELETE_COMPLETE" => Step::Done(true),
+                Some(s) if s.status == "DELETE_FAILED" => Step::Done(false),
+                Some(s) => Step::Pending(s.status),
+            })
+        })
+        .await?;
+    if deleted {
+        return Ok(());
+    }
+    events.poll(cfn, stack_id).await?;
+    Err(Error::DeleteFailed {
+        stack: stack_name.to_owned(),
+        reasons: events.failures.iter().take(5).cloned().collect(),
     })
-    .await
 }
 
 /// Asks CloudFormation to cancel an update in progress, which then rolls back.
@@ -414,7 +480,7 @@ pub async fn cancel_update(cfn: &Client, stack_id: &str) -> Result<()> {
 pub async fn settle(cfn: &Client, poll: &Poll, stack_name: &str) -> Result<Option<StackInfo>> {
     poll.until(&format!("stack {stack_name} to finish the operation in progress"), || async {
         Ok(match describe(cfn, stack_name).await? {
-            Some(s) if s.status.ends_with("_IN_PROGRESS") => Step::Pending(s.status),
+            Some(s) if is_in_progress(&s.status) => Step::Pending(s.status),
             other => Step::Done(other),
         })
     })
@@ -447,6 +513,10 @@ pub fn check_updatable(name: &str, status: &str) -> Result<()> {
         "UPDATE_ROLLBACK_FAILED" => Err(Error::precondition(
             format!("stack {name} is in UPDATE_ROLLBACK_FAILED"),
             format!("Fix the resource that blocked the rollback, then run: aws cloudformation continue-update-rollback --stack-name {name}; then run again."),
+        )),
+        "REVIEW_IN_PROGRESS" => Err(Error::precondition(
+            format!("stack {name} is in REVIEW_IN_PROGRESS: a change set created it and was never executed, so it holds no resources and CloudFormation will not move on by itself"),
+            format!("Execute or delete that change set (aws cloudformation list-change-sets --stack-name {name}), or delete the empty stack (aws cloudformation delete-stack --stack-name {name}); then run again."),
         )),
         "DELETE_FAILED" => Err(Error::precondition(
             format!("stack {name} is in DELETE_FAILED"),
@@ -558,6 +628,33 @@ mod tests {
         ));
         assert!(!is_no_updates(Some("ValidationError"), Some("Template format error")));
         assert!(!is_no_updates(Some("AccessDenied"), Some("No updates are to be performed.")));
+    }
+
+    #[test]
+    fn a_stack_awaiting_review_is_not_waited_for_but_explained() {
+        assert!(!is_in_progress("REVIEW_IN_PROGRESS"));
+        assert!(is_in_progress("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+        let e = check_updatable("site", "REVIEW_IN_PROGRESS").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("never executed"), "{e}");
+        assert!(e.help().contains("aws cloudformation delete-stack --stack-name site"), "{}", e.help());
+    }
+
+    #[test]
+    fn tokens_are_fresh_for_every_operation_and_valid_for_cloudformation() {
+        let (a, b) = (new_token("update"), new_token("update"));
+        assert_ne!(a, b);
+        for t in [a, b, new_token("delete")] {
+            assert!(t.len() <= 128 && t.starts_with(|c: char| c.is_ascii_alphabetic()), "{t}");
+            assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{t}");
+        }
+    }
+
+    #[test]
+    fn templates_compare_by_text_or_as_json() {
+        assert!(same_template("a: 1\n", "a: 1"));
+        assert!(same_template(r#"{"a": [1, 2]}"#, "{\n  \"a\": [1,2]\n}"));
+        assert!(!same_template("a: 1", "a: 2"));
     }
 
     #[test]
@@ -692,6 +789,66 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(status, "UPDATE_COMPLETE");
+        }
+
+        #[tokio::test]
+        async fn credentials_that_expire_during_a_wait_say_so_and_how_to_last_longer() {
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .output(|| stacks("UPDATE_IN_PROGRESS"))
+                .http_status(403, Some(r#"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error></ErrorResponse>"#.into()))
+                .repeatedly()
+                .build();
+            let events =
+                mock!(Client::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe, &events]);
+            let mut log = EventLog::new("tok", DateTime::from_secs(0));
+            let err = wait(&cfn, &Poll::fast(Duration::from_secs(10)), "site", "site", Operation::Update, &mut log)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::CredentialsExpired { .. }), "{err:?}");
+            assert!(err.to_string().contains("credentials expired during DescribeStacks"), "{err}");
+            assert!(err.to_string().contains("The security token included in the request is expired"), "{err}");
+            assert!(err.help().contains("role-duration-seconds"), "{}", err.help());
+            assert_eq!(err.exit_code(), 1);
+            assert_eq!(describe.num_calls(), 2, "no poll after the credentials expired");
+        }
+
+        #[tokio::test]
+        async fn a_delete_that_fails_is_a_failure_in_aws_with_its_reasons() {
+            let delete = mock!(Client::delete_stack)
+                .then_output(|| aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build());
+            let describe = mock!(Client::describe_stacks)
+                .sequence()
+                .output(|| stacks("DELETE_IN_PROGRESS"))
+                .output(|| stacks("DELETE_FAILED"))
+                .repeatedly()
+                .build();
+            let events = mock!(Client::describe_stack_events).then_output(|| {
+                DescribeStackEventsOutput::builder()
+                    .stack_events(event(
+                        "e1",
+                        "EdgeFunction",
+                        "DELETE_FAILED",
+                        "Lambda was unable to delete arn:...:edge:1 because it is a replicated function",
+                        "",
+                    ))
+                    .build()
+            });
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&delete, &describe, &events]);
+            let err = super::super::delete(
+                &cfn,
+                &Poll::fast(Duration::from_secs(10)),
+                "site",
+                "site",
+                DateTime::from_secs(0),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err.exit_code(), 1, "DeleteStack was sent: not 'nothing was changed'");
+            assert!(err.to_string().contains("stack site could not be deleted (DELETE_FAILED)"), "{err}");
+            assert!(err.to_string().contains("replicated function"), "{err}");
+            assert!(err.help().contains("describe-stack-events --stack-name site"), "{}", err.help());
         }
 
         #[tokio::test]

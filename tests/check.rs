@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+use common::{edge_get, edge_log, function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
 
 /// How the stand-in edge answers.
 #[derive(Clone, Copy)]
@@ -118,6 +118,22 @@ async fn a_failing_check_exits_1_with_what_it_saw() {
     assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
 }
 
+/// The paths of every invalidation of the distribution, oldest first.
+async fn invalidations(c: &common::Clients, distribution: &str) -> Vec<Vec<String>> {
+    let list = c.cf.list_invalidations().distribution_id(distribution).send().await.unwrap();
+    let mut out = Vec::new();
+    let mut items: Vec<_> = list.invalidation_list().map(|l| l.items().to_vec()).unwrap_or_default();
+    items.sort_by_key(|i| i.create_time().secs());
+    for item in items {
+        let inv = c.cf.get_invalidation().distribution_id(distribution).id(item.id()).send().await.unwrap();
+        out.push(inv.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec());
+    }
+    out
+}
+
+// Fails without a fresh ClientRequestToken per stack operation (the rollback's UpdateStack reused the
+// release's: TokenAlreadyExistsException) and a fresh CallerReference per invalidation (the second
+// `/*` came back as the first, and nothing cached from the failed version was cleared).
 #[tokio::test]
 async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version() {
     let emu = Emulator::start();
@@ -131,9 +147,16 @@ async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version(
             ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
             ("INPUT_CHECK_TIMEOUT", "3s"),
             ("INPUT_ROLLBACK_ON_FAILURE", "true"),
+            ("INPUT_INVALIDATION_PATHS", "/*"),
         ],
     )
     .await;
+    let id = c.only_distribution_id().await;
+    assert_eq!(
+        invalidations(&c, &id).await,
+        vec![vec!["/*".to_string()]; 2],
+        "one after the release, one after the rollback"
+    );
     assert_eq!(r.code, 1);
     assert_eq!(r.out("check-result"), "rolled-back");
     let previous = first.out("version-arn");
@@ -142,6 +165,97 @@ async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version(
     let (status, arns) = c.distribution(&c.only_distribution_id().await).await;
     assert_eq!((status.as_str(), arns), ("Deployed", vec![previous.clone()]));
     assert_eq!(c.lambda_versions(FUNCTION).await.len(), 2, "the failed version stays published");
+}
+
+// Fails without the invalidation of the check's path: the example's cache policy
+// (Managed-CachingOptimized) keeps query strings out of the cache key, so the check's cache-busting
+// parameter met the answer cached from release one, the check failed, and the good release was
+// rolled back.
+#[tokio::test]
+async fn a_path_cached_by_cloudfront_is_invalidated_so_the_check_sees_the_new_version() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[]));
+    assert_eq!(run(&env, src.path()).code, 0);
+    let id = c.only_distribution_id().await;
+    let edge = emu.edge(&id);
+    let page = format!("{edge}/index.html");
+    assert_eq!(edge_get(&page), (200, "one".to_string(), "Miss from cloudfront".to_string()));
+    assert_eq!(edge_get(&format!("{page}?fresh=1")).2, "Hit from cloudfront", "the query is not in the cache key");
+
+    set_marker(src.path(), "two");
+    let mut env = emu.env();
+    env.extend(inputs(
+        src.path(),
+        &[
+            ("INPUT_CHECK_URL", &page),
+            ("INPUT_CHECK_HEADER", "x-edge-release: ^two$"),
+            ("INPUT_CHECK_TIMEOUT", "10s"),
+            ("INPUT_ROLLBACK_ON_FAILURE", "true"),
+        ],
+    ));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.out("check-result"), "passed");
+    assert!(r.stderr.contains("by its path alone (Managed-CachingOptimized)"), "{}", r.stderr);
+    assert_eq!(invalidations(&c, &id).await, vec![vec!["/index.html".to_string()]]);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"), "not rolled back");
+    let last = edge_log(&edge).pop().unwrap();
+    assert_eq!((last["cache"].as_str(), last["release"].as_str()), (Some("Miss"), Some("two")), "{last}");
+}
+
+// Fails without the comparison of what the release changed: rollback-on-failure re-pointed the
+// stack at the version it already ran and reported `rolled-back` while the parameter change stayed.
+#[tokio::test]
+async fn rollback_on_failure_does_not_claim_to_undo_a_parameter_change() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[]));
+    let first = run(&env, src.path());
+    assert_eq!(first.code, 0);
+    let (url, _) = edge(Edge::NewFrom(usize::MAX));
+    let failing = [
+        ("INPUT_CHECK_URL", url.as_str()),
+        ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
+        ("INPUT_CHECK_TIMEOUT", "2s"),
+        ("INPUT_ROLLBACK_ON_FAILURE", "true"),
+    ];
+
+    // The same code, another origin: the version stays, the change is in the stack's parameters.
+    let mut more = failing.to_vec();
+    more.push(("INPUT_PARAMETERS", "OriginDomainName=origin.example.net"));
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &more));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.out("check-result"), "failed", "nothing was rolled back");
+    assert!(
+        r.stderr.contains("has nothing to re-point") && r.stderr.contains("Nothing was rolled back"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("rollback-to:"), "the fix names the way back: {}", r.stderr);
+    assert_eq!(c.stack_parameter(STACK, "OriginDomainName").await, "origin.example.net");
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, first.out("version-arn"));
+
+    // New code and another origin: re-pointing the version would leave the new origin in place.
+    set_marker(src.path(), "two");
+    let mut more = failing.to_vec();
+    more.push(("INPUT_PARAMETERS", "OriginDomainName=origin.example.com"));
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &more));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.out("check-result"), "failed");
+    assert!(r.stderr.contains("also changed parameter OriginDomainName: nothing was rolled back"), "{}", r.stderr);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"), "the new version stays");
+    assert_eq!(c.stack_parameter(STACK, "OriginDomainName").await, "origin.example.com");
 }
 
 #[tokio::test]

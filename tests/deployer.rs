@@ -18,6 +18,8 @@ use sha2::Digest;
 
 const PREFIX: &str = "my releases/";
 const KEY: &str = "my releases/edge-fn.zip";
+/// The key as S3 writes it into events: URL-encoded, spaces as `+`.
+const KEY_IN_EVENT: &str = "my+releases/edge-fn.zip";
 
 /// The Runtime API's side of each invocation: which endpoint the function called, and the body.
 #[derive(Debug)]
@@ -113,8 +115,17 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<String>>>, tx: Sender<Outc
 
 /// An S3 ObjectCreated event in the shape AWS documents, for one object version.
 fn s3_event(encoded_key: &str, version_id: &str) -> String {
+    s3_records(&[(encoded_key, version_id)])
+}
+
+/// An S3 event with one ObjectCreated record per object version, in this order.
+fn s3_records(objects: &[(&str, &str)]) -> String {
+    let records: Vec<serde_json::Value> = objects.iter().map(|(key, version)| record(key, version)).collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+fn record(encoded_key: &str, version_id: &str) -> serde_json::Value {
     serde_json::json!({
-        "Records": [{
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
             "awsRegion": "us-east-1",
@@ -129,13 +140,15 @@ fn s3_event(encoded_key: &str, version_id: &str) -> String {
                 "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
                 "object": {"key": encoded_key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "versionId": version_id, "sequencer": "0055AED6DCD90281E5"}
             }
-        }]
     })
-    .to_string()
 }
 
 /// The binary started as the Lambda runtime starts a provided.al2023 function.
 fn start_deployer(emu: &Emulator, api: &RuntimeApi, stack: &str) -> Child {
+    start_deployer_with(emu, api, stack, &[])
+}
+
+fn start_deployer_with(emu: &Emulator, api: &RuntimeApi, stack: &str, more: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
         .env_clear()
         .envs(emu.env())
@@ -149,6 +162,7 @@ fn start_deployer(emu: &Emulator, api: &RuntimeApi, stack: &str) -> Child {
             ("INPUT_STACK_NAME", stack),
             ("INPUT_ARTIFACT_PREFIX", PREFIX),
         ])
+        .envs(more.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
@@ -187,10 +201,7 @@ async fn an_s3_event_releases_exactly_its_object_version_through_the_runtime_api
     let c = emu.clients().await;
     launch(&emu, &c).await;
     let (zip_a, sha_a) = zip_of("a");
-    let (zip_b, sha_b) = zip_of("b");
-    assert_ne!(sha_a, sha_b);
     let version_a = put(&c, zip_a).await;
-    put(&c, zip_b).await; // newer, and not the one the event names
 
     // The key as S3 writes it into events: URL-encoded, spaces as `+`.
     let api = RuntimeApi::start(vec![s3_event("my+releases/edge-fn.zip", &version_a)]);
@@ -211,18 +222,81 @@ async fn an_s3_event_releases_exactly_its_object_version_through_the_runtime_api
     assert_eq!(response["released"][0]["s3-version-id"], version_a.as_str());
 }
 
+// Fails without the ordering guard: S3 delivers events in no guaranteed order and Lambda retries
+// them, so the older upload, released last, re-pointed the site at older code.
+#[tokio::test]
+async fn an_upload_replaced_by_a_newer_one_is_skipped_whatever_the_order_of_events() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let (zip_a, _) = zip_of("a");
+    let (zip_b, sha_b) = zip_of("b");
+    let version_a = put(&c, zip_a).await;
+    let version_b = put(&c, zip_b).await;
+
+    // The newer record first, then the older one (a delayed or retried delivery).
+    let api = RuntimeApi::start(vec![s3_records(&[(KEY_IN_EVENT, &version_b), (KEY_IN_EVENT, &version_a)])]);
+    let mut deployer = start_deployer(&emu, &api, STACK);
+    let outcome = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    assert_eq!(outcome.kind, "response", "{}", outcome.body);
+
+    let version_arn = c.stack_parameter(STACK, "LambdaVersion").await;
+    let live = c.lambda.get_function_configuration().function_name(&version_arn).send().await.unwrap();
+    assert_eq!(live.code_sha256(), Some(sha_b.as_str()), "the site runs the newest upload");
+    assert_eq!(c.stack_parameter(STACK, "ArtifactObjectVersion").await, version_b);
+    let response: serde_json::Value = serde_json::from_str(&outcome.body).unwrap();
+    assert_eq!(response["released"].as_array().unwrap().len(), 1, "{response}");
+    assert_eq!(response["released"][0]["s3-version-id"], version_b.as_str());
+}
+
+// Fails without the check at the edge in the deployer: `check-url` was ignored, silently.
+#[tokio::test]
+async fn the_deployer_checks_the_site_at_the_edge_as_the_action_does() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let edge = emu.edge(&c.only_distribution_id().await);
+    let (zip, _) = zip_of("checked");
+    let version = put(&c, zip).await;
+
+    let page = format!("{edge}/index.html");
+    let api = RuntimeApi::start(vec![s3_event(KEY_IN_EVENT, &version)]);
+    let mut deployer = start_deployer_with(
+        &emu,
+        &api,
+        STACK,
+        &[
+            ("INPUT_CHECK_URL", &page),
+            ("INPUT_CHECK_HEADER", "x-edge-release: ^checked$"),
+            ("INPUT_CHECK_TIMEOUT", "10s"),
+        ],
+    );
+    let outcome = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    assert_eq!(outcome.kind, "response", "{}", outcome.body);
+    let response: serde_json::Value = serde_json::from_str(&outcome.body).unwrap();
+    assert_eq!(response["released"][0]["check-result"], "passed", "{response}");
+    let seen = common::edge_log(&edge);
+    assert!(seen.iter().any(|r| r["release"] == "checked"), "the edge served the new version to the check: {seen:?}");
+}
+
 #[tokio::test]
 async fn keys_outside_the_prefix_are_skipped_and_unknown_functions_fail_changing_nothing() {
     let emu = Emulator::start();
     let c = emu.clients().await;
     launch(&emu, &c).await;
     let (zip, _) = zip_of("x");
-    let version = put(&c, zip).await;
+    let version = put(&c, zip.clone()).await;
+    let unknown = c.s3.put_object().bucket(BUCKET).key("my releases/no-such-fn.zip").body(ByteStream::from(zip)).send();
+    let unknown = unknown.await.unwrap().version_id().unwrap().to_owned();
     let before = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
 
     let api = RuntimeApi::start(vec![
         s3_event("other/edge-fn.zip", &version),
-        s3_event("my+releases/no-such-fn.zip", &version),
+        s3_event("my+releases/no-such-fn.zip", &unknown),
     ]);
     let mut deployer = start_deployer(&emu, &api, STACK);
     let skipped = api.next_outcome();

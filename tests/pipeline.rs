@@ -214,3 +214,66 @@ fn the_output_parser_follows_the_runners_rules() {
     assert!(common::runner::parse_output_file("b<<EOF\nx\nEOF").is_err());
     assert!(common::runner::parse_output_file("=1\n").is_err());
 }
+
+/// The example template made larger than CloudFormation takes inline (51,200 bytes), with comments.
+fn large_template(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+    while text.len() <= 60_000 {
+        text.push_str("# padding: a template this large goes to CloudFormation through S3\n");
+    }
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_template_over_51200_bytes_goes_through_the_artifact_bucket_after_preflight() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let src = function_source("one");
+    let files = tempfile::tempdir().unwrap();
+    let template = large_template(files.path()).display().to_string();
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[("INPUT_TEMPLATE", &template)]));
+    let first = run(&env, src.path());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(c.stack_status(STACK).await, "CREATE_COMPLETE");
+    assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 1, "the template went through S3");
+
+    set_marker(src.path(), "two");
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
+    assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 2);
+    // A dry run reads the large template without uploading anything.
+    set_marker(src.path(), "three");
+    let mut dry = env.clone();
+    dry.push(("INPUT_DRY_RUN".into(), "true".into()));
+    let r = run(&dry, src.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 2, "a dry run uploads nothing");
+}
+
+// Fails without the 403 treated as a missing key: S3 answers HeadObject of a missing key with 403
+// when the caller lacks s3:ListBucket (the README's policy grants none), and the release stopped.
+#[tokio::test]
+async fn a_missing_zip_is_uploaded_again_when_s3_answers_403_for_it() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let src = function_source("one");
+    launch(&emu, &c, src.path()).await;
+    emu.configure(serde_json::json!({ "s3_list_bucket": false }));
+    // The zip's current version is deleted (a lifecycle rule, a clean-up): the code is unchanged.
+    c.s3.delete_object().bucket(BUCKET).key(KEY).send().await.unwrap();
+    let before = c.object_versions(BUCKET, KEY).await;
+
+    let mut env = emu.env();
+    env.extend(inputs(src.path(), &[]));
+    let r = run(&env, src.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = c.object_versions(BUCKET, KEY).await;
+    assert_eq!(after.len(), before.len() + 1, "uploaded anew");
+    assert_eq!(r.out("s3-version-id"), after[0]);
+    assert_eq!(c.stack_parameter(STACK, "ArtifactObjectVersion").await, after[0]);
+}

@@ -14,7 +14,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Architecture, DeadLetterConfig, Environment, LayerVersionContentInput, VpcConfig};
+use aws_sdk_lambda::types::{
+    Architecture, DeadLetterConfig, Environment, EphemeralStorage, LayerVersionContentInput, TracingConfig,
+    TracingMode, UpdateRuntimeOn, VpcConfig,
+};
 
 use common::{function_source, inputs, run, set_marker, Clients, Emulator, Run, BUCKET, FUNCTION, STACK};
 
@@ -45,11 +48,13 @@ impl Ctx {
     }
 
     /// The environment of a run of the example with `more` (a blank value unsets an input);
-    /// `{files}` in a value is the case's scratch directory.
+    /// `{files}` in a value is the case's scratch directory, `{emulator}` the emulator's URL.
     fn env(&self, more: &[(&str, &str)]) -> Vec<(String, String)> {
         let files = self.files().display().to_string();
-        let more: Vec<(String, String)> =
-            more.iter().map(|(k, v)| (k.to_string(), v.replace("{files}", &files))).collect();
+        let more: Vec<(String, String)> = more
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.replace("{files}", &files).replace("{emulator}", &self.emu.url)))
+            .collect();
         let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut env = self.emu.env();
         env.extend(inputs(self.src.path(), &more));
@@ -344,6 +349,33 @@ cases! {
             "Add edgelambda.amazonaws.com beside lambda.amazonaws.com to the role's trust policy"],
         ..CASE
     };
+    // Fails without the newer Lambda@Edge restrictions in preflight: each was found only when
+    // CloudFront refused the association, after the upload and the publish.
+    function_with_active_tracing => Case {
+        setup: with_active_tracing,
+        expect: &["function edge-fn cannot run at the edge: it has X-Ray active tracing", FIX_EDGE],
+        ..CASE
+    };
+    function_with_large_ephemeral_storage => Case {
+        setup: with_large_ephemeral_storage,
+        expect: &["function edge-fn cannot run at the edge: it has 1024 MB of ephemeral storage (Lambda@Edge allows at most 512 MB)", FIX_EDGE],
+        ..CASE
+    };
+    function_with_customer_managed_key => Case {
+        setup: with_customer_managed_key,
+        expect: &["function edge-fn cannot run at the edge: it is encrypted with the customer-managed KMS key arn:aws:kms:", FIX_EDGE],
+        ..CASE
+    };
+    function_with_manual_runtime_updates => Case {
+        setup: with_manual_runtime_updates,
+        expect: &["function edge-fn cannot run at the edge: its runtime updates are `FunctionUpdate` (Lambda@Edge needs Auto)", FIX_EDGE],
+        ..CASE
+    };
+    function_with_provisioned_concurrency => Case {
+        setup: with_provisioned_concurrency,
+        expect: &["function edge-fn cannot run at the edge: it has provisioned concurrency on 1", FIX_EDGE],
+        ..CASE
+    };
     function_problems_reported_together => Case {
         setup: with_environment_and_java_runtime,
         expect: &["2 problem(s) found before anything was written", "it has environment variables",
@@ -357,6 +389,21 @@ cases! {
         inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml")],
         expect: &["the template declares no parameter LambdaVersion", "Declare the first-launch and version parameters in the template",
             "`version-parameter`"],
+        ..CASE
+    };
+
+    // Fails without the local summary of large templates: preflight uploaded the template to the
+    // artifact bucket before it found the problem, and the exit 2 said nothing was changed.
+    template_over_51200_bytes_with_a_problem => Case {
+        setup: launched_with_large_template_lacking_version_parameter,
+        inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml")],
+        expect: &["the template declares no parameter LambdaVersion", "Declare the first-launch and version parameters in the template"],
+        ..CASE
+    };
+    template_over_51200_bytes_unreadable => Case {
+        setup: launched_with_large_broken_template,
+        inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml")],
+        expect: &["the template cannot be read", "cfn-lint"],
         ..CASE
     };
 
@@ -402,6 +449,26 @@ cases! {
         after: Some(recreated),
         ..CASE
     };
+    // Fails without the check for REVIEW_IN_PROGRESS: the stack was taken for one in progress and
+    // waited on for the whole `timeout` (exit 3 after 30 s here).
+    stack_in_review_in_progress => Case {
+        setup: stack_awaiting_review,
+        inputs: &[("INPUT_TIMEOUT", "30s")],
+        expect: &["stack site is in REVIEW_IN_PROGRESS", "was never executed", "list-change-sets --stack-name site",
+            "aws cloudformation delete-stack --stack-name site"],
+        absent: &["timed out"],
+        ..CASE
+    };
+    // Fails without the `expect` gone: with `template-url` the recreation aborted the process.
+    stack_in_rollback_complete_recreated_from_template_url => Case {
+        setup: failed_first_launch_and_template_in_s3,
+        inputs: &[("INPUT_RECREATE_FAILED_STACK", "true"), ("INPUT_TEMPLATE", ""),
+            ("INPUT_TEMPLATE_URL", "{emulator}/edge-artifacts/templates/site.yaml")],
+        exit: 0,
+        expect: &["ROLLBACK_COMPLETE after a failed first launch; deleting it (`recreate-failed-stack`)"],
+        after: Some(recreated),
+        ..CASE
+    };
     stack_first_launch_fails_in_aws => Case {
         setup: bucket_only,
         inputs: &[("INPUT_PARAMETERS", "ArtifactObjectVersion=does-not-exist"), ("GITHUB_ACTIONS", "true"),
@@ -441,7 +508,7 @@ cases! {
     };
 }
 
-const FIX_EDGE: &str = "to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue";
+const FIX_EDGE: &str = "to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue; no X-Ray active tracing, provisioned concurrency or customer-managed KMS key; at most 512 MB of ephemeral storage; runtime updates on Auto";
 
 // Setups.
 
@@ -629,6 +696,150 @@ fn with_untrusting_role(cx: &Ctx) -> Fut<'_> {
         let trust = cx.iam.get_role().role_name(&role).send().await.unwrap();
         let doc = trust.role().unwrap().assume_role_policy_document().unwrap_or_default().to_owned();
         assert!(!doc.contains("edgelambda"), "the trust policy still names edgelambda: {doc}");
+    })
+}
+
+fn launched_with_large_template_lacking_version_parameter(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        launched_with_template_lacking_version_parameter(cx).await;
+        pad_template(cx);
+    })
+}
+
+fn launched_with_large_broken_template(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        let text = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+        std::fs::write(
+            cx.files().join("template.yaml"),
+            format!(
+                "{text}
+  Broken: [unclosed
+"
+            ),
+        )
+        .unwrap();
+        pad_template(cx);
+    })
+}
+
+/// Makes the scratch template larger than CloudFormation takes inline, with comments.
+fn pad_template(cx: &Ctx) {
+    let path = cx.files().join("template.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    while text.len() <= 60_000 {
+        text.push_str(
+            "# padding: a template this large goes to CloudFormation through S3
+",
+        );
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+fn stack_awaiting_review(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.c.versioned_bucket(BUCKET).await;
+        let body = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+        cx.c.cfn
+            .create_change_set()
+            .stack_name(STACK)
+            .change_set_name("review")
+            .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+            .template_body(body)
+            .parameters(param("FunctionName", FUNCTION))
+            .parameters(param("ArtifactBucket", BUCKET))
+            .parameters(param("ArtifactKey", KEY))
+            .parameters(param("ArtifactObjectVersion", "none"))
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cx.c.stack_status(STACK).await, "REVIEW_IN_PROGRESS");
+    })
+}
+
+fn param(key: &str, value: &str) -> aws_sdk_cloudformation::types::Parameter {
+    aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key).parameter_value(value).build()
+}
+
+fn failed_first_launch_and_template_in_s3(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.failed_launch().await;
+        let body = std::fs::read(common::repo().join("examples/template.yaml")).unwrap();
+        cx.c.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key("templates/site.yaml")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
+fn with_active_tracing(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        cx.c.lambda
+            .update_function_configuration()
+            .function_name(FUNCTION)
+            .tracing_config(TracingConfig::builder().mode(TracingMode::Active).build())
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
+fn with_large_ephemeral_storage(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        cx.c.lambda
+            .update_function_configuration()
+            .function_name(FUNCTION)
+            .ephemeral_storage(EphemeralStorage::builder().size(1024).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
+fn with_customer_managed_key(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        cx.c.lambda
+            .update_function_configuration()
+            .function_name(FUNCTION)
+            .kms_key_arn("arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
+fn with_manual_runtime_updates(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        cx.c.lambda
+            .put_runtime_management_config()
+            .function_name(FUNCTION)
+            .update_runtime_on(UpdateRuntimeOn::FunctionUpdate)
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
+fn with_provisioned_concurrency(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        cx.c.lambda
+            .put_provisioned_concurrency_config()
+            .function_name(FUNCTION)
+            .qualifier("1")
+            .provisioned_concurrent_executions(2)
+            .send()
+            .await
+            .unwrap();
     })
 }
 

@@ -72,6 +72,28 @@ impl Emulator {
             .expect("set the distribution transition");
     }
 
+    /// Changes the emulator's settings (`POST /_emulator/config`): `time_scale`, `durations`,
+    /// `s3_list_bucket`, ... (see tests/emulator/launcher.py). Returns the settings now in force.
+    pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
+        let mut response = ureq::post(&format!("{}/_emulator/config", self.url))
+            .header("Content-Type", "application/json")
+            .send(settings.to_string().as_bytes())
+            .expect("configure the emulator");
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// The edge stand-in of a distribution: caches as CloudFront does and answers from the version
+    /// its configuration associates. Returns its base URL.
+    pub fn edge(&self, distribution_id: &str) -> String {
+        let body = serde_json::json!({ "DistributionId": distribution_id }).to_string();
+        let mut response = ureq::post(&format!("{}/_emulator/edge", self.url))
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .expect("start the edge stand-in");
+        let answer: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        answer["Url"].as_str().expect("the edge's URL").to_owned()
+    }
+
     /// Environment for the binary: dummy credentials, the emulator as every endpoint, and a job-wide
     /// region other than us-east-1, which the deploy must ignore.
     pub fn env(&self) -> Vec<(String, String)> {
@@ -185,6 +207,19 @@ impl Clients {
         assert_eq!(items.len(), 1, "expected one distribution");
         items[0].id().to_owned()
     }
+}
+
+/// One request to an edge stand-in: (status, X-Edge-Release, X-Cache).
+pub fn edge_get(url: &str) -> (u16, String, String) {
+    let response = ureq::get(url).config().http_status_as_error(false).build().call().expect("request the edge");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (response.status().as_u16(), header("x-edge-release"), header("x-cache"))
+}
+
+/// Every request an edge stand-in has answered, oldest first.
+pub fn edge_log(edge: &str) -> Vec<serde_json::Value> {
+    let mut response = ureq::get(&format!("{edge}/_edge/log")).call().expect("read the edge's log");
+    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
 }
 
 /// A copy of the example edge function in a temporary directory, with a release marker.
