@@ -6,6 +6,28 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Standard retries back off exponentially from about a second and honour throttling; a few more
+/// attempts than the default ride out a brief throttling burst.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// How long one attempt of a call may go unanswered, and the call with its retries. The SDK sets
+/// only a connect timeout by default: an endpoint that accepts the connection and never answers
+/// would hold the run for its whole `timeout`. Every call but an upload answers in well under a
+/// second when AWS is well.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// S3 carries the zip (up to 50 MB): room for a slow uplink.
+const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
+const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(900);
 
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
@@ -23,10 +45,8 @@ impl Clients {
     pub async fn load(region: &str) -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            // Standard retries back off exponentially from about a second and honour throttling;
-            // a few more attempts than the default ride out a brief throttling burst.
-            .retry_config(RetryConfig::standard().with_max_attempts(6))
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).build())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(timeouts(ATTEMPT_TIMEOUT, OPERATION_TIMEOUT))
             .load()
             .await;
         Self::from_config(&config)
@@ -38,14 +58,114 @@ impl Clients {
             .or_else(|| config.endpoint_url().map(str::to_owned))
             .filter(|u| !u.trim().is_empty());
         // Emulators and private endpoints do not serve virtual-hosted bucket names.
-        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(custom_endpoint.is_some()).build();
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(custom_endpoint.is_some())
+            .timeout_config(timeouts(S3_ATTEMPT_TIMEOUT, S3_OPERATION_TIMEOUT))
+            .interceptor(RetryLog)
+            .build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),
-            lambda: aws_sdk_lambda::Client::new(config),
-            cloudformation: aws_sdk_cloudformation::Client::new(config),
-            cloudfront: aws_sdk_cloudfront::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config).interceptor(RetryLog).build(),
+            ),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(config).interceptor(RetryLog).build(),
+            ),
+            cloudfront: aws_sdk_cloudfront::Client::from_conf(
+                aws_sdk_cloudfront::config::Builder::from(config).interceptor(RetryLog).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(config).interceptor(RetryLog).build(),
+            ),
             custom_endpoint,
         }
+    }
+}
+
+fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
+/// Says so in the log when a call is tried again, so that a slow or failing endpoint is never
+/// silence: the SDK's retries are otherwise invisible until the last one fails.
+#[derive(Debug)]
+struct RetryLog;
+
+impl Intercept for RetryLog {
+    fn name(&self) -> &'static str {
+        "RetryLog"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map(|a| a.attempts()).unwrap_or(1);
+        if attempt > 1 {
+            let call = cfg.load::<Metadata>().map(|m| format!("{} {}", m.service(), m.name())).unwrap_or_default();
+            let most = cfg.load::<RetryConfig>().map(|r| r.max_attempts()).unwrap_or(MAX_ATTEMPTS);
+            crate::log::info(&format!(
+                "{call}: no answer or a transient error; trying again (attempt {attempt} of {most})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::aws;
+
+    async fn cloudformation_at(url: &str, attempt: Duration, operation: Duration) -> aws_sdk_cloudformation::Client {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new("k", "s", None, None, "test"))
+            .retry_config(RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(10)))
+            .timeout_config(timeouts(attempt, operation))
+            .load()
+            .await;
+        aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&config).interceptor(RetryLog).build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_never_answers_is_a_timeout_not_a_hang() {
+        // Accepts connections, never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let _held = std::thread::spawn(move || {
+            let kept: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(kept);
+        });
+        let cfn = cloudformation_at(&url, Duration::from_millis(300), Duration::from_secs(1)).await;
+        let started = std::time::Instant::now();
+        let e = aws("DescribeStacks site")(cfn.describe_stacks().stack_name("site").send().await.unwrap_err());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let text = e.to_string();
+        assert!(text.starts_with("DescribeStacks site failed: no answer in time"), "{text}");
+        assert!(e.help().contains("AWS never answered"), "{}", e.help());
+        assert!(e.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_says_connection_refused_not_a_debug_dump() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let cfn = cloudformation_at(&url, Duration::from_secs(2), Duration::from_secs(5)).await;
+        let e = aws("DescribeStacks site")(cfn.describe_stacks().stack_name("site").send().await.unwrap_err());
+        let text = e.to_string();
+        assert!(text.contains("could not reach AWS") && text.contains("refused"), "{text}");
+        assert!(!text.contains("DispatchFailure"), "{text}");
     }
 }

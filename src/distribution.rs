@@ -119,6 +119,15 @@ pub fn verify(id: &str, info: &DistributionInfo, function_arn: &str, version_arn
     if !ours.is_empty() && ours.iter().all(|a| a.arn == version_arn) {
         return Ok(());
     }
+    // A newer version of the function than this run's: not the template's fault, another release's.
+    let number = |arn: &str| crate::function::version_of(arn).and_then(|v| v.parse::<u64>().ok());
+    let newer = ours.iter().find(|a| number(&a.arn) > number(version_arn)).map(|a| a.arn.clone());
+    if let Some(newer) = newer {
+        return Err(Error::failed(
+            format!("distribution {id} runs {newer}, newer than this run's {version_arn}: another release changed it meanwhile"),
+            "Let the other release finish, then check which version should run; serialise releases of this stack with `concurrency:` in the workflow.",
+        ));
+    }
     let seen = if info.associations.is_empty() {
         "no Lambda association at all".to_owned()
     } else {
@@ -308,6 +317,9 @@ mod tests {
         )
         .is_ok());
         assert!(verify("E1", &info(&[&format!("{F}:3"), &format!("{F}:2")]), F, &format!("{F}:3")).is_err());
+        let raced = verify("E1", &info(&[&format!("{F}:4")]), F, &format!("{F}:3")).unwrap_err();
+        assert!(raced.to_string().contains("another release changed it meanwhile"), "{raced}");
+        assert!(!raced.help().contains("template"), "{}", raced.help());
     }
 
     #[test]

@@ -219,19 +219,50 @@ where
             }
             _ => false,
         };
-        let fix = fix_for(code.as_deref());
+        let mut fix = fix_for(code.as_deref());
         let status = e.raw_response().map(|r| r.status().as_u16());
         let detail = match (e.code(), e.message(), status) {
             (Some(c), Some(m), _) => format!("{c}: {m}"),
             (Some(c), None, _) => c.to_owned(),
             (None, Some(m), Some(status)) => format!("HTTP {status}: {m}"),
-            _ => DisplayErrorContext(&e).to_string(),
+            _ => match unanswered(&e) {
+                Some(why) => {
+                    fix = "AWS never answered: check the network (a proxy, a firewall) and the endpoint (AWS_ENDPOINT_URL), then run again; what was already started in AWS goes on.".into();
+                    why
+                }
+                None => DisplayErrorContext(&e).to_string(),
+            },
         };
         crate::log::debug(&format!("{action}: {}", DisplayErrorContext(&e)));
         if is_expired(code.as_deref()) {
             return Error::CredentialsExpired { action, detail };
         }
         Error::Aws { action, code, detail, transient, fix, source: Box::new(e) }
+    }
+}
+
+/// When no answer came at all: what happened, in words, with the innermost cause (such as
+/// "Connection refused") rather than the SDK's debug dump.
+fn unanswered<E, R>(e: &SdkError<E, R>) -> Option<String> {
+    let cause = |e: &(dyn std::error::Error + 'static)| {
+        let mut last = e;
+        while let Some(next) = last.source() {
+            last = next;
+        }
+        last.to_string()
+    };
+    match e {
+        SdkError::TimeoutError(_) => Some(format!(
+            "no answer in time (each attempt may take {} s, the call with its retries {} s)",
+            crate::aws::ATTEMPT_TIMEOUT.as_secs(),
+            crate::aws::OPERATION_TIMEOUT.as_secs()
+        )),
+        SdkError::DispatchFailure(d) if d.is_timeout() => Some("the connection timed out".into()),
+        SdkError::DispatchFailure(d) => {
+            let why = d.as_connector_error().map(|c| cause(c)).unwrap_or_else(|| "no connection".into());
+            Some(format!("could not reach AWS: {why}"))
+        }
+        _ => None,
     }
 }
 

@@ -11,6 +11,37 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Whether the runner would take this line for a workflow command: `::name::` after leading spaces
+/// (the current syntax), or `##[name]` anywhere in it (the old one, still parsed).
+pub fn is_command_like(line: &str) -> bool {
+    line.trim_start().starts_with("::") || line.contains("##[")
+}
+
+/// Text the tool did not write itself (a stack event, a response at the edge, an input), made inert:
+/// any line the runner would take for a command is written between `::stop-commands::` and its
+/// resume token, as actions/toolkit does for untrusted text, so it shows as it is and does nothing.
+/// A random token, so that the text cannot end the block early.
+pub fn inert(text: &str) -> String {
+    if !text.lines().any(is_command_like) {
+        return text.to_owned();
+    }
+    let token = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4().simple());
+    format!("::stop-commands::{token}\n{text}\n::{token}::")
+}
+
+/// Control characters (terminal escapes, a lone CR that hides what precedes it) shown as `\u{..}`;
+/// newlines and tabs stay.
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(hidden) {
+        return text.to_owned();
+    }
+    text.chars().map(|c| if hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() }).collect()
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
 /// `::name key=value,key=value::message`
 pub fn command(name: &str, properties: &[(&str, &str)], message: &str) -> String {
     let props: Vec<String> = properties.iter().map(|(k, v)| format!("{k}={}", escape_property(v))).collect();
@@ -72,6 +103,31 @@ mod tests {
     fn a_value_holding_the_delimiter_is_refused() {
         assert!(output_entry("notes", "one\nEOF_1\ntwo", "EOF_1").is_err());
         assert!(output_entry("", "x", "D").is_err());
+    }
+
+    #[test]
+    fn text_that_looks_like_a_command_is_made_inert() {
+        assert_eq!(inert("stack site UPDATE_COMPLETE"), "stack site UPDATE_COMPLETE");
+        for hostile in [
+            "reason\n::stop-commands::x\n::error::fake",
+            "  ::add-mask::whatever",
+            "header: ##[error]injected",
+            "::endgroup::",
+        ] {
+            let out = inert(hostile);
+            let lines: Vec<&str> = out.lines().collect();
+            let token = lines[0].strip_prefix("::stop-commands::").expect("starts a stop-commands block");
+            assert_eq!(lines.last().copied(), Some(format!("::{token}::").as_str()));
+            assert_eq!(lines[1..lines.len() - 1].join("\n"), hostile, "the text itself is kept");
+            assert!(!hostile.contains(token), "the token is not in the text");
+        }
+        assert_ne!(inert("::x::"), inert("::x::"), "tokens are random");
+    }
+
+    #[test]
+    fn control_characters_show_as_escapes() {
+        assert_eq!(visible("plain\ttext\nline"), "plain\ttext\nline");
+        assert_eq!(visible("a\u{1b}[31mred\rb"), "a\\u{1b}[31mred\\u{d}b");
     }
 
     #[test]

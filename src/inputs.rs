@@ -2,7 +2,8 @@
 //! typed [`Settings`] and reports every problem at once.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -65,9 +66,11 @@ pub struct RawInputs {
     pub function_name: Option<String>,
     pub stack_name: Option<String>,
     pub artifact_bucket: Option<String>,
-    pub source: Option<String>,
+    #[serde(skip_deserializing)]
+    pub source: Option<OsString>,
     pub artifact_prefix: Option<String>,
-    pub template: Option<String>,
+    #[serde(skip_deserializing)]
+    pub template: Option<OsString>,
     pub template_url: Option<String>,
     pub parameters: Option<String>,
     pub first_launch_parameter: Option<String>,
@@ -157,31 +160,70 @@ impl Settings {
 
 const CAPABILITIES: &[&str] = &["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
 
-/// Reads the inputs from `(name, value)` pairs such as `std::env::vars()`.
+/// The longest `timeout` or `check-timeout`: far beyond any job (GitHub's hosted runners stop one
+/// after 6 hours), and far from the clock arithmetic's limits.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// CloudFormation's limits on stack tags ("Tag", CloudFormation API reference).
+const MAX_TAGS: usize = 50;
+const MAX_TAG_VALUE: usize = 256;
+
+fn check_tags(p: &mut Problems, tags: &[(String, String)]) {
+    if tags.len() > MAX_TAGS {
+        p.push("tags", format!("{} tags given; a stack takes at most {MAX_TAGS}", tags.len()));
+    }
+    for (key, value) in tags {
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            p.push("tags", format!("`{key}`: the `aws:` prefix is reserved for AWS's own tags"));
+        }
+        if value.chars().count() > MAX_TAG_VALUE {
+            p.push("tags", format!("the value of `{key}` is longer than {MAX_TAG_VALUE} characters"));
+        }
+    }
+}
+
+/// Inputs whose values are paths: kept as the operating system gave them, so that a path that is
+/// not UTF-8 still names its file.
+const PATH_INPUTS: &[&str] = &["SOURCE", "TEMPLATE"];
+
+/// Reads the inputs from `(name, value)` pairs such as `std::env::vars_os()`.
 ///
 /// Only `INPUT_*` names count. `INPUT_STACK-NAME` (the runner's spelling) and `INPUT_STACK_NAME` (a
 /// shell's) are the same input; blank values are unset, since the runner passes every declared input.
+/// A variable that is not UTF-8 is ignored, unless it is an input that must be text: then it is a
+/// problem that names the input, never its value (which may be a secret).
 /// Returns the raw inputs and the `INPUT_*` names that match no input (worth a warning: a typo).
-pub fn read<I>(vars: I) -> Result<(RawInputs, Vec<String>)>
+pub fn read<I, K, V>(vars: I) -> Result<(RawInputs, Vec<String>)>
 where
-    I: IntoIterator<Item = (String, String)>,
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<OsString>,
+    V: Into<OsString>,
 {
     let known: Vec<String> = INPUTS.iter().map(|i| env_key(i.name)).collect();
-    let mut values: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut values: BTreeMap<String, (String, OsString)> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut unknown = Vec::new();
     for (name, value) in vars {
+        let (name, value): (OsString, OsString) = (name.into(), value.into());
+        let Some(name) = name.to_str().map(str::to_owned) else { continue };
         let Some(rest) = name.strip_prefix("INPUT_") else { continue };
         let key = env_key(rest);
         if !known.contains(&key) {
             unknown.push(name);
             continue;
         }
-        if value.trim().is_empty() {
+        if !PATH_INPUTS.contains(&key.as_str()) && value.to_str().is_none() {
+            problems.push(InputProblem {
+                input: spec_for_key(&key),
+                problem: format!("{name} is not UTF-8 text; set it to a text value"),
+            });
+            continue;
+        }
+        if value.to_string_lossy().trim().is_empty() {
             continue;
         }
         if let Some((first_name, first_value)) = values.get(&key) {
-            if first_value.trim() != value.trim() {
+            if trim_os(first_value.clone()) != trim_os(value) {
                 problems.push(InputProblem {
                     input: spec_for_key(&key),
                     problem: format!("given twice with different values ({first_name} and {name}); set it once"),
@@ -194,11 +236,22 @@ where
     if !problems.is_empty() {
         return Err(Error::Inputs(problems));
     }
+    let source = values.remove("SOURCE").map(|(_, v)| trim_os(v));
+    let template = values.remove("TEMPLATE").map(|(_, v)| trim_os(v));
+    let text = values.into_iter().filter_map(|(k, (_, v))| v.into_string().ok().map(|v| (format!("INPUT_{k}"), v)));
     let raw = envy::prefixed("INPUT_")
-        .from_iter(values.into_iter().map(|(k, (_, v))| (format!("INPUT_{k}"), v)))
+        .from_iter(text)
         .map_err(|e| Error::Inputs(vec![InputProblem { input: "inputs", problem: e.to_string() }]))?;
     unknown.sort();
-    Ok((raw, unknown))
+    Ok((RawInputs { source, template, ..raw }, unknown))
+}
+
+/// Surrounding spaces off a value, when it is text to trim.
+fn trim_os(value: OsString) -> OsString {
+    match value.into_string() {
+        Ok(s) => s.trim().into(),
+        Err(os) => os,
+    }
 }
 
 fn env_key(name: &str) -> String {
@@ -228,8 +281,12 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
         Some(r) if r == "previous" => Some(RollbackTarget::Previous),
         Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => match r.parse::<u64>() {
             Ok(n) if n > 0 => Some(RollbackTarget::Number(n)),
-            _ => {
+            Ok(_) => {
                 p.push("rollback-to", format!("`{r}`: version numbers start at 1"));
+                None
+            }
+            Err(_) => {
+                p.push("rollback-to", format!("`{r}` is too large to be a version Lambda published"));
                 None
             }
         },
@@ -245,7 +302,20 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
     let source = match (raw.source, &rollback_to) {
         (None, Some(_)) => None,
         (None, None) if code_from_event => None,
-        (source, _) => p.required("source", source, valid_source).map(PathBuf::from),
+        (None, None) => {
+            p.push("source", "is required and was not set");
+            None
+        }
+        (Some(source), _) => {
+            let path = PathBuf::from(source);
+            match valid_source(&path) {
+                Ok(()) => Some(path),
+                Err(problem) => {
+                    p.push("source", problem);
+                    None
+                }
+            }
+        }
     };
     let artifact_prefix = raw.artifact_prefix.map(|s| s.trim().to_owned()).unwrap_or_default();
     if artifact_prefix.starts_with('/') {
@@ -258,7 +328,7 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
             None
         }
         (Some(path), None) => {
-            let path = PathBuf::from(path.trim());
+            let path = PathBuf::from(path);
             if !path.is_file() {
                 p.push(
                     "template",
@@ -287,6 +357,18 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
     if first_launch_parameter == version_parameter {
         p.push("version-parameter", "must differ from `first-launch-parameter`");
     }
+    // The tool decides these two from what it released; a value in `parameters` would point the
+    // stack at a version other than the one published, behind the release's back.
+    for (own, input) in [(&version_parameter, "version-parameter"), (&first_launch_parameter, "first-launch-parameter")]
+    {
+        if parameters.iter().any(|(k, _)| k == own) {
+            p.push(
+                "parameters",
+                format!("sets {own}, which the tool sets itself (the `{input}`); remove it, or use `rollback-to` to run a chosen version"),
+            );
+        }
+    }
+    check_tags(&mut p, &tags);
 
     let capabilities: Vec<String> = split_list(raw.capabilities.as_deref().unwrap_or(default_of("capabilities")))
         .into_iter()
@@ -343,6 +425,15 @@ pub fn validate_as(raw: RawInputs, code_from_event: bool) -> Result<Settings> {
             p.push("invalidation-paths", format!("`{path}` must start with `/` (such as `/*` or `/index.html`)"));
         }
     }
+    // Both come after CloudFront has deployed, which `wait: false` does not wait for.
+    if !wait {
+        if check.is_some() {
+            p.push("check-url", "needs `wait: true`: the check runs once the new version is deployed");
+        }
+        if !invalidation_paths.is_empty() {
+            p.push("invalidation-paths", "needs `wait: true`: the invalidation follows the deployment");
+        }
+    }
 
     if !p.0.is_empty() {
         return Err(Error::Inputs(p.0));
@@ -397,8 +488,8 @@ fn check_spec(
         }
         return None;
     };
-    if !(url.starts_with('/') || url.starts_with("https://") || url.starts_with("http://")) {
-        p.push("check-url", format!("`{url}`: expected a path such as `/index.html` or a full http(s):// URL"));
+    if let Err(problem) = valid_check_url(&url) {
+        p.push("check-url", problem);
     }
     let status_text = status.unwrap_or_else(|| default_of("check-status").to_owned());
     let status = match status_text.trim().parse::<u16>() {
@@ -433,6 +524,21 @@ fn check_spec(
     });
     let timeout = p.duration("check-timeout", timeout);
     Some(crate::check::CheckSpec { url, status, headers, body, timeout })
+}
+
+/// A path on the distribution's domain, or a full http(s) URL with a host, that parses as a request
+/// URI: spaces and control characters are refused now, not after the release.
+fn valid_check_url(url: &str) -> Result<(), String> {
+    let expected = "expected a path such as `/index.html` or a full http(s):// URL (spaces and other characters outside a URL percent-encoded)";
+    if url.starts_with('/') {
+        return hyper::http::uri::PathAndQuery::try_from(url)
+            .map(|_| ())
+            .map_err(|_| format!("`{}`: {expected}", url.escape_debug()));
+    }
+    match url.parse::<hyper::Uri>() {
+        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(format!("`{}`: {expected}", url.escape_debug())),
+    }
 }
 
 #[derive(Default)]
@@ -479,6 +585,10 @@ impl Problems {
     fn duration(&mut self, input: &'static str, value: Option<String>) -> Duration {
         let text = value.unwrap_or_else(|| default_of(input).to_owned());
         match humantime::parse_duration(text.trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.push(input, format!("`{}` is longer than 24h, the most a run may wait", text.trim()));
+                Duration::ZERO
+            }
             Ok(d) if d >= Duration::from_secs(1) => d,
             Ok(_) => {
                 self.push(input, "must be at least 1s");
@@ -533,7 +643,7 @@ pub fn split_list(text: &str) -> Vec<String> {
     items.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn valid_function_name(name: &str) -> Result<(), String> {
+pub fn valid_function_name(name: &str) -> Result<(), String> {
     let ok = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
@@ -568,20 +678,24 @@ fn valid_bucket_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn valid_source(path: &str) -> Result<(), String> {
-    let p = std::path::Path::new(path);
-    if p.is_dir() {
-        Ok(())
-    } else if p.is_file() {
-        if path.to_ascii_lowercase().ends_with(".zip") {
-            Ok(())
-        } else {
-            Err(format!("{path} is a file but not a `.zip`; give the directory to package, or a zip"))
+fn valid_source(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_file() => {
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+                Ok(())
+            } else {
+                Err(format!("{shown} is a file but not a `.zip`; give the directory to package, or a zip"))
+            }
         }
-    } else {
-        Err(format!(
-            "nothing at {path} (relative paths start at the working directory, in GitHub Actions the workspace)"
-        ))
+        Ok(_) => Err(format!(
+            "{shown} is not a regular file or a directory (a device, a FIFO or a socket); give the directory to package, or a zip"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "nothing at {shown} (relative paths start at the working directory, in GitHub Actions the workspace)"
+        )),
+        Err(e) => Err(format!("{shown} cannot be read: {e}")),
     }
 }
 
@@ -815,6 +929,134 @@ mod tests {
     }
 
     #[test]
+    fn variables_that_are_not_utf8_never_panic_and_never_show_their_value() {
+        use std::os::unix::ffi::OsStringExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bad = || OsString::from_vec(vec![b's', 0xff, b'e', b'c', b'r', b'e', b't']);
+        let mut vars: Vec<(OsString, OsString)> = [
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_SOURCE", dir.path().to_str().unwrap()),
+        ]
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+        // Any other variable that is not UTF-8 is none of our business.
+        vars.push(("SOME_VAR".into(), bad()));
+        vars.push((OsString::from_vec(vec![b'X', 0xfe]), "v".into()));
+        assert!(validate(read(vars.clone()).unwrap().0).is_ok());
+        // An input that must be text is named, its value never shown.
+        vars.push(("INPUT_TAGS".into(), bad()));
+        let Err(Error::Inputs(p)) = read(vars) else { panic!("accepted") };
+        assert_eq!(p[0].input, "tags");
+        assert!(p[0].problem.contains("not UTF-8") && !p[0].problem.contains("ecret"), "{p:?}");
+    }
+
+    #[test]
+    fn a_source_path_that_is_not_utf8_still_names_its_directory() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"dist-\xff");
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        let path = dir.path().join(name);
+        let vars: Vec<(OsString, OsString)> = vec![
+            ("INPUT_FUNCTION-NAME".into(), "edge".into()),
+            ("INPUT_STACK-NAME".into(), "site".into()),
+            ("INPUT_ARTIFACT-BUCKET".into(), "artifacts".into()),
+            ("INPUT_SOURCE".into(), path.clone().into_os_string()),
+        ];
+        assert_eq!(validate(read(vars).unwrap().0).unwrap().source, Some(path));
+    }
+
+    #[test]
+    fn durations_past_a_day_are_refused_not_overflowed() {
+        let dir = tempfile::tempdir().unwrap();
+        for (input, value) in [
+            ("INPUT_TIMEOUT", "25h"),
+            ("INPUT_TIMEOUT", "584542046090years"),
+            ("INPUT_CHECK-TIMEOUT", "9999999999999s"),
+        ] {
+            let p = problems(required_and(dir.path(), &[("INPUT_CHECK-URL", "/"), (input, value)]));
+            assert!(
+                p.iter().any(|p| p.problem.contains("longer than 24h") || p.problem.contains("not a duration")),
+                "{value}: {p:?}"
+            );
+        }
+        assert!(required_and(dir.path(), &[("INPUT_TIMEOUT", "24h")]).is_ok());
+    }
+
+    #[test]
+    fn a_check_url_that_is_not_a_url_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in
+            ["/index page.html", "/a\u{7}b", "https://", "ftp://example.org/", "example.org/x", "https://exa mple.org/"]
+        {
+            let p = problems(required_and(dir.path(), &[("INPUT_CHECK-URL", bad)]));
+            assert!(p.iter().any(|p| p.input == "check-url"), "{bad:?}: {p:?}");
+        }
+        for good in ["/", "/index.html?x=1", "https://example.org", "http://127.0.0.1:9/a%20b"] {
+            assert!(required_and(dir.path(), &[("INPUT_CHECK-URL", good)]).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn parameters_cannot_set_the_tools_own_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        for given in ["LambdaVersion=arn:aws:lambda:us-east-1:1:function:f:1", "FirstLaunch=true"] {
+            let p = problems(required_and(dir.path(), &[("INPUT_PARAMETERS", given)]));
+            assert!(
+                p.iter().any(|p| p.input == "parameters" && p.problem.contains("which the tool sets itself")),
+                "{p:?}"
+            );
+        }
+        let p =
+            problems(required_and(dir.path(), &[("INPUT_VERSION-PARAMETER", "Edge"), ("INPUT_PARAMETERS", "Edge=x")]));
+        assert!(p.iter().any(|p| p.problem.contains("`version-parameter`")), "{p:?}");
+        assert!(required_and(dir.path(), &[("INPUT_PARAMETERS", "OriginDomainName=example.org")]).is_ok());
+    }
+
+    #[test]
+    fn tags_are_held_to_cloudformations_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let many: Vec<String> = (0..51).map(|i| format!("k{i}=v")).collect();
+        let long = format!("team={}", "x".repeat(257));
+        for (tags, says) in [
+            (many.join(","), "51 tags given; a stack takes at most 50"),
+            ("aws:cloudformation=x".to_string(), "reserved"),
+            (long, "longer than 256"),
+        ] {
+            let p = problems(required_and(dir.path(), &[("INPUT_TAGS", &tags)]));
+            assert!(p.iter().any(|p| p.input == "tags" && p.problem.contains(says)), "{says}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn wait_false_refuses_what_only_follows_the_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = problems(required_and(
+            dir.path(),
+            &[("INPUT_WAIT", "false"), ("INPUT_CHECK-URL", "/"), ("INPUT_INVALIDATION-PATHS", "/*")],
+        ));
+        assert!(p.iter().any(|p| p.input == "check-url" && p.problem.contains("wait: true")), "{p:?}");
+        assert!(p.iter().any(|p| p.input == "invalidation-paths" && p.problem.contains("wait: true")), "{p:?}");
+    }
+
+    #[test]
+    fn sources_that_are_neither_file_nor_directory_are_named_for_what_they_are() {
+        let p = problems(settings(&[("INPUT_SOURCE", "/dev/null")]));
+        let source = p.iter().find(|p| p.input == "source").unwrap();
+        assert!(source.problem.contains("is not a regular file or a directory"), "{source}");
+    }
+
+    #[test]
+    fn a_huge_rollback_to_number_is_said_to_be_too_large() {
+        let p = problems(settings(&[("INPUT_ROLLBACK-TO", "12345678901234567890123")]));
+        let r = p.iter().find(|p| p.input == "rollback-to").unwrap();
+        assert!(r.problem.contains("too large"), "{r}");
+    }
+
+    #[test]
     fn raw_inputs_and_the_input_table_name_the_same_inputs() {
         let raw = serde_json::to_value(RawInputs::default()).unwrap();
         let fields: Vec<String> = raw.as_object().unwrap().keys().cloned().collect();
@@ -823,5 +1065,67 @@ mod tests {
         fields_sorted.sort();
         table.sort();
         assert_eq!(fields_sorted, table);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::os::unix::ffi::OsStringExt;
+
+        /// Input names as a runner, a shell or a typo would spell them, and other variables.
+        fn name() -> impl Strategy<Value = OsString> {
+            let known: Vec<String> = INPUTS.iter().map(|i| format!("INPUT_{}", i.name.to_ascii_uppercase())).collect();
+            prop_oneof![
+                3 => proptest::sample::select(known).prop_map(OsString::from),
+                1 => "INPUT_[A-Z_-]{0,12}".prop_map(OsString::from),
+                1 => proptest::collection::vec(any::<u8>(), 0..12).prop_map(OsString::from_vec),
+            ]
+        }
+
+        /// Values: text near what inputs take (numbers, durations, lists, URLs), and any bytes.
+        fn value() -> impl Strategy<Value = OsString> {
+            prop_oneof![
+                "[0-9]{1,30}(s|m|h|d|years)?".prop_map(OsString::from),
+                any::<u64>().prop_map(|n| OsString::from(format!("{n}s"))),
+                any::<u32>().prop_map(|n| OsString::from(format!("{n}h"))),
+                "(true|false|TRUE| |previous|arn:aws:lambda:us-east-1:1:function:f:[0-9]{1,25})"
+                    .prop_map(OsString::from),
+                "[ -~]{0,40}".prop_map(OsString::from),
+                "([A-Za-z]{1,5}=[ -~]{0,8}[,\n]){0,5}".prop_map(OsString::from),
+                "(/|https?://)[ -~]{0,30}".prop_map(OsString::from),
+                proptest::collection::vec(any::<u8>(), 0..40).prop_map(OsString::from_vec),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+            #[test]
+            fn no_environment_panics_the_input_parser(more in proptest::collection::vec((name(), value()), 0..24)) {
+                // A valid release, then anything: so that validation gets past the basics as often as not.
+                let mut vars: Vec<(OsString, OsString)> = [
+                    ("INPUT_FUNCTION-NAME", "edge"),
+                    ("INPUT_STACK-NAME", "site"),
+                    ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+                ]
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect();
+                vars.push(("INPUT_SOURCE".into(), std::env::temp_dir().into_os_string()));
+                vars.extend(more);
+                if let Ok((raw, _)) = read(vars.clone()) {
+                    // What a run does first with what validation let through: set its deadlines.
+                    if let Ok(s) = validate(raw) {
+                        let _ = crate::poll::Poll::new(s.timeout);
+                        if let Some(check) = s.check {
+                            let _ = tokio::time::Instant::now() + check.timeout;
+                        }
+                    }
+                }
+                if let Ok((raw, _)) = read(vars.clone()) {
+                    let _ = validate_as(raw, true);
+                }
+                let _ = crate::deployer::Deployer::configure(vars);
+            }
+        }
     }
 }

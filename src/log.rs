@@ -35,19 +35,19 @@ fn stamped(prefix: &str, message: &str) -> String {
     message.lines().map(|l| format!("{now} {prefix}{l}")).collect::<Vec<_>>().join("\n")
 }
 
-pub fn is_github() -> bool {
-    logger().github
-}
-
+/// A plain line of the log. Every message may carry text from AWS, the edge or an input, so in
+/// GitHub Actions none of it can become a workflow command.
 pub fn info(message: &str) {
+    let message = github::visible(message);
     if logger().github {
-        emit(message);
+        emit(&github::inert(&message));
     } else {
-        emit(&stamped("", message));
+        emit(&stamped("", &message));
     }
 }
 
 pub fn warn(message: &str) {
+    let message = &github::visible(message);
     if logger().github {
         emit(&github::command("warning", &[], message));
     } else {
@@ -56,6 +56,7 @@ pub fn warn(message: &str) {
 }
 
 pub fn error(title: &str, message: &str) {
+    let message = &github::visible(message);
     if logger().github {
         emit(&github::command("error", &[("title", title)], message));
     } else {
@@ -68,6 +69,7 @@ pub fn debug(message: &str) {
     if !l.debug {
         return;
     }
+    let message = &github::visible(message);
     if l.github {
         emit(&github::command("debug", &[], message));
     } else {

@@ -39,7 +39,7 @@ async fn run() -> i32 {
             }
         };
     }
-    lambda_edge_deploy::run(std::env::vars()).await
+    lambda_edge_deploy::run(std::env::vars_os()).await
 }
 
 /// Packaging compresses files on every core, each into a fresh buffer. glibc raises its mmap

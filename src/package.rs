@@ -75,6 +75,12 @@ pub fn package(source: &Path) -> Result<Package> {
                     )
                 })?
                 .len();
+        if files == 0 {
+            return Err(Error::precondition(
+                format!("the zip {} holds no files", source.display()),
+                "Give the zip the build made of the function's code, or the directory to package.",
+            ));
+        }
         let (size, code_sha256) = hash_file(source)?;
         Package { path: source.to_path_buf(), _temp: None, size, code_sha256, files }
     };
@@ -327,6 +333,16 @@ mod tests {
         fs::write(a.path().join(".git/HEAD"), "x").unwrap();
         let err = package(a.path()).unwrap_err();
         assert!(err.to_string().contains("holds no files"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_zip_is_refused_like_an_empty_directory() {
+        let a = tempfile::tempdir().unwrap();
+        let path = a.path().join("empty.zip");
+        ZipWriter::new(File::create(&path).unwrap()).finish().unwrap();
+        let err = package(&path).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("empty.zip holds no files"), "{err}");
     }
 
     #[test]

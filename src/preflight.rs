@@ -157,6 +157,21 @@ pub fn require_parameters(s: &Settings, info: &TemplateInfo) -> Result<()> {
     ))
 }
 
+/// The template's capabilities must be among `capabilities` (CAPABILITY_NAMED_IAM covers
+/// CAPABILITY_IAM), or CloudFormation refuses the operation after the upload and the publish.
+pub fn require_capabilities(s: &Settings, info: &TemplateInfo) -> Result<()> {
+    let given =
+        |c: &str| s.capabilities.iter().any(|g| g == c || (c == "CAPABILITY_IAM" && g == "CAPABILITY_NAMED_IAM"));
+    let missing: Vec<&str> = info.capabilities.iter().map(String::as_str).filter(|c| !given(c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        format!("the template needs {}, which `capabilities` does not give", missing.join(" and ")),
+        format!("Add {} to `capabilities` (comma-separated).", missing.join(", ")),
+    ))
+}
+
 pub fn no_distribution(s: &Settings) -> Error {
     Error::precondition(
         format!("stack {} has no AWS::CloudFront::Distribution, and `distribution-id` is not set", s.stack_name),

@@ -141,6 +141,7 @@ async fn first_launch(
     };
     let info = pf.take(stack::summarize(&c.cloudformation, &template, &s.stack_name).await)?.unwrap_or_default();
     pf.take(preflight::require_parameters(s, &info))?;
+    pf.take(preflight::require_capabilities(s, &info))?;
     if found.function.is_some() && info.has_resource("AWS::Lambda::Function") {
         pf.push(Error::precondition(
             format!(
@@ -267,6 +268,7 @@ async fn current(
     let template = pf.take(stack::summarize(&c.cloudformation, &found.template, &s.stack_name).await)?;
     if let Some(t) = &template {
         pf.take(preflight::require_parameters(s, t))?;
+        pf.take(preflight::require_capabilities(s, t))?;
     }
     if let Some(named) = st.parameter("FunctionName") {
         if named != s.function_name && !s.parameters.iter().any(|(k, _)| k == "FunctionName") {
@@ -440,11 +442,8 @@ async fn release(
 /// rolls nothing back.
 async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Option<&Current>) -> Result<()> {
     let Ctx { s, c, .. } = x;
-    let Some(spec) = &s.check else { return Ok(()) };
-    if !s.wait {
-        log::warn("`check-url` is skipped with `wait: false`: the new version is not deployed yet");
-        return Ok(());
-    }
+    // `wait: false` with `check-url` is an input error: the check follows the deployment.
+    let Some(spec) = s.check.as_ref().filter(|_| s.wait) else { return Ok(()) };
     phases.start("Check");
     // A first launch has a new distribution: nothing from an older version is cached there.
     if cur.is_some() {
@@ -509,6 +508,9 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
         .await
         .map_err(|e| Error::failed(format!("{what}; rolling back to {live} failed too: {e}"), e.help()))?;
     out.check_result = CheckResult::RolledBack;
+    // Every output now describes the version the site runs again, not a mix of the two.
+    out.code_sha256 = function::get(&c.lambda, &live).await?.map(|v| v.code_sha256).unwrap_or_default();
+    out.s3_version_id = cur.stack.parameter("ArtifactObjectVersion").unwrap_or_default().to_owned();
     Err(Error::failed(
         format!("{what}. The release of {failed_version} was rolled back: the distribution runs {live} again"),
         fix,

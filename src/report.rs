@@ -93,8 +93,10 @@ impl Outputs {
             .collect()
     }
 
+    /// One line of JSON. `##[` is written `##\u005b` (the same JSON string): the runner reads
+    /// stdout for workflow commands too, and takes `##[name]` anywhere in a line for one.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned()).replace("##[", "##\\u005b")
     }
 
     /// Appends every output to a `GITHUB_OUTPUT` file in the runner's format.
@@ -245,6 +247,15 @@ mod tests {
         for r in [CheckResult::Passed, CheckResult::Failed, CheckResult::RolledBack, CheckResult::Skipped] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "as_str is the serialized name");
         }
+    }
+
+    #[test]
+    fn json_never_holds_an_old_style_workflow_command() {
+        let o = Outputs { stack_status: "##[error]injected".into(), ..sample() };
+        let line = o.to_json();
+        assert!(!crate::github::is_command_like(&line), "{line}");
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["stack-status"], "##[error]injected", "the same value");
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct TemplateInfo {
     /// AllowedValues of the parameters that declare them.
     pub allowed: Vec<(String, Vec<String>)>,
     pub resource_types: Vec<String>,
+    /// The capabilities CloudFormation will ask for (CAPABILITY_IAM for IAM resources, ...).
+    pub capabilities: Vec<String>,
 }
 
 impl TemplateInfo {
@@ -134,6 +136,7 @@ pub async fn summarize(cfn: &Client, template: &Template, stack_name: &str) -> R
             })
             .collect(),
         resource_types: out.resource_types().to_vec(),
+        capabilities: out.capabilities().iter().map(|c| c.as_str().to_owned()).collect(),
     })
 }
 

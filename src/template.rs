@@ -24,17 +24,35 @@ pub fn summarize(body: &str) -> Result<TemplateInfo> {
     }
     if let Some(Yaml::Hash(resources)) = field(&doc, "Resources") {
         for resource in resources.values() {
-            if let Some(kind) = field(resource, "Type").and_then(Yaml::as_str) {
-                if !info.resource_types.iter().any(|t| t == kind) {
-                    info.resource_types.push(kind.to_owned());
-                }
+            let Some(kind) = field(resource, "Type").and_then(Yaml::as_str) else { continue };
+            if !info.resource_types.iter().any(|t| t == kind) {
+                info.resource_types.push(kind.to_owned());
+            }
+            // As CloudFormation decides them: IAM resources need CAPABILITY_IAM, and with a name
+            // of their own CAPABILITY_NAMED_IAM.
+            if kind.starts_with("AWS::IAM::") {
+                let properties = field(resource, "Properties");
+                let named = NAME_PROPERTIES.iter().any(|p| properties.and_then(|r| field(r, p)).is_some());
+                add(&mut info.capabilities, if named { "CAPABILITY_NAMED_IAM" } else { "CAPABILITY_IAM" });
             }
         }
+    }
+    if field(&doc, "Transform").is_some() {
+        add(&mut info.capabilities, "CAPABILITY_AUTO_EXPAND");
     }
     if info.resource_types.is_empty() {
         return Err(rejected("it declares no Resources"));
     }
     Ok(info)
+}
+
+/// The properties that give an IAM resource a name of its own.
+const NAME_PROPERTIES: &[&str] = &["RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName"];
+
+fn add(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|i| i == item) {
+        list.push(item.to_owned());
+    }
 }
 
 fn parse(body: &str) -> Result<Yaml> {
@@ -118,6 +136,12 @@ mod tests {
         {
             assert!(info.has_resource(kind), "{kind}: {:?}", info.resource_types);
         }
+        assert_eq!(info.capabilities, ["CAPABILITY_IAM"]);
+        let named = example().replace(
+            "    Type: AWS::IAM::Role\n    Properties:\n",
+            "    Type: AWS::IAM::Role\n    Properties:\n      RoleName: edge\n",
+        );
+        assert_eq!(summarize(&named).unwrap().capabilities, ["CAPABILITY_NAMED_IAM"]);
     }
 
     #[test]

@@ -160,6 +160,7 @@ fn start_deployer_with(emu: &Emulator, api: &RuntimeApi, stack: &str, more: &[(&
             ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/deployer"),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "test"),
             ("INPUT_STACK_NAME", stack),
+            ("INPUT_ARTIFACT_BUCKET", BUCKET),
             ("INPUT_ARTIFACT_PREFIX", PREFIX),
         ])
         .envs(more.iter().copied())
