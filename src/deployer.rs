@@ -176,7 +176,7 @@ pub async fn handle(clients: &Clients, deployer: &Deployer, event: &Value, deadl
         let mut out = Outputs::default();
         let result = match tokio::time::timeout(
             timeout + poll::BACKSTOP_GRACE,
-            release::run(&settings, clients, &poll, &mut phases, &mut out, Some(object)),
+            release::run(&settings, clients, &poll, &mut phases, &mut out, Some(object), &Default::default()),
         )
         .await
         {

@@ -35,6 +35,8 @@ pub mod report;
 pub mod stack;
 pub mod template;
 
+use std::time::Duration;
+
 use error::Error;
 use report::Outputs;
 
@@ -69,11 +71,12 @@ where
         Ok(s) => s,
         Err(e) => return fail(&e, &settings.function_name, None, &phases.timings),
     };
+    let stop = package::Stop::default();
     let ended = {
         // Polls stop at the deadline themselves; this also bounds calls that are not polls (an upload).
         let release = tokio::time::timeout(
             settings.timeout + poll::BACKSTOP_GRACE,
-            release::run(&settings, &clients, &poll, &mut phases, &mut outputs, None),
+            release::run(&settings, &clients, &poll, &mut phases, &mut outputs, None, &stop),
         );
         tokio::select! {
             r = release => match r {
@@ -86,7 +89,14 @@ where
     let result = match ended {
         Ended::Done(r) => r,
         Ended::TimedOut => Err(poll.timed_out(phases.current().unwrap_or("the release"), "still in progress")),
-        Ended::Interrupted(signal) => Err(interrupted(&settings, &clients, &phases, &outputs, signal).await),
+        Ended::Interrupted(signal) => {
+            // Packaging runs on its own thread: stop it, and let it remove its temporary zip.
+            stop.request();
+            if !stop.stopped(Duration::from_secs(2)).await {
+                log::warn("packaging did not stop within 2 s; its temporary zip may stay behind");
+            }
+            Err(interrupted(&settings, &clients, &phases, &outputs, signal).await)
+        }
     };
     phases.end();
     match result {

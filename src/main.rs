@@ -44,12 +44,17 @@ async fn run() -> i32 {
 
 /// Packaging compresses files on every core, each into a fresh buffer. glibc raises its mmap
 /// threshold after the first large frees and then keeps freed buffers in per-thread arenas, which
-/// tripled peak memory on large trees (bench/, row 4d). A fixed threshold hands them back at once.
+/// tripled peak memory on large trees (bench/, row 4d): a fixed threshold hands large buffers back
+/// at once. It sits above a compressor's state (a few hundred KiB, one per file), which would
+/// otherwise be mapped and unmapped for every file: 20,000 small files took 2.9 s instead of 0.3 s
+/// (row 3c). A fixed threshold also stops glibc from adapting its trim threshold; trimming the
+/// arenas only past 4 MiB keeps them from shrinking and growing again at every file.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn return_freed_memory() {
-    // SAFETY: mallopt only sets a tuning parameter of the allocator, before any other thread exists.
+    // SAFETY: mallopt only sets tuning parameters of the allocator, before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 4 * 1024 * 1024);
     }
 }
 

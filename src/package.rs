@@ -4,9 +4,12 @@
 //! bytes, so the same files must give the same bytes whatever their mtimes, owners or listing order.
 
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use rayon::prelude::*;
@@ -24,6 +27,82 @@ const LEVEL: i64 = 6;
 
 /// Files are compressed in parallel in batches, so that memory stays near one batch of output.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Files larger than this are compressed straight into the zip as they are read, not in memory
+/// first: a 300 MB file costs a buffer, and the size limit stops it part-way.
+const STREAMED_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Asks packaging, on its own thread, to stop (an interrupt), and tells when it has: it stops at the
+/// next file or buffer, and its temporary zip is removed as it returns.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    requested: Arc<AtomicBool>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no packaging runs, at most `max`; whether it has stopped.
+    pub async fn stopped(&self, max: Duration) -> bool {
+        let until = tokio::time::Instant::now() + max;
+        while self.active.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.requested() {
+            return Err(interrupted());
+        }
+        Ok(())
+    }
+}
+
+/// Counts a packaging in progress for [`Stop::stopped`].
+struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    fn new(stop: &Stop) -> Active {
+        stop.active.fetch_add(1, Ordering::SeqCst);
+        Active(stop.active.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn interrupted() -> Error {
+    Error::Io {
+        context: "packaging".into(),
+        source: std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped by an interrupt"),
+    }
+}
+
+fn too_large(written: u64, done: usize, total: usize) -> Error {
+    Error::precondition(
+        format!(
+            "the package is over {} MB compressed ({:.1} MB after {done} of {total} files, where packaging stopped); Lambda@Edge accepts at most {} MB",
+            MAX_ZIP_BYTES / 1_048_576,
+            written as f64 / 1_048_576.0,
+            MAX_ZIP_BYTES / 1_048_576
+        ),
+        "Leave dev dependencies and source maps out of `source`, or bundle and minify the code.",
+    )
+}
 
 #[derive(Debug)]
 pub struct Package {
@@ -46,10 +125,12 @@ struct Entry {
     len: u64,
 }
 
-/// Packages `source`: a directory is zipped, a `.zip` file is taken as it is.
-pub fn package(source: &Path) -> Result<Package> {
+/// Packages `source`: a directory is zipped, a `.zip` file is taken as it is. Stops, removing
+/// its temporary zip, when `stop` is requested or the zip passes Lambda@Edge's size limit.
+pub fn package(source: &Path, stop: &Stop) -> Result<Package> {
+    let _active = Active::new(stop);
     let package = if source.is_dir() {
-        let entries = collect(source)?;
+        let entries = collect(source, stop)?;
         if entries.is_empty() {
             return Err(Error::precondition(
                 format!("the source directory {} holds no files (`.git` is left out)", source.display()),
@@ -62,7 +143,7 @@ pub fn package(source: &Path) -> Result<Package> {
             .tempfile()
             .map_err(Error::io("creating a temporary file for the zip"))?;
         let (file, temp) = temp.into_parts();
-        write_zip(&entries, file)?;
+        write_zip(&entries, file, stop)?;
         let (size, code_sha256) = hash_file(&temp)?;
         Package { path: temp.to_path_buf(), _temp: Some(temp), size, code_sha256, files: entries.len() }
     } else {
@@ -98,11 +179,12 @@ pub fn package(source: &Path) -> Result<Package> {
 }
 
 /// Walks the source, refusing symlinks that leave it and skipping `.git`; sorted by archive name.
-fn collect(source: &Path) -> Result<Vec<Entry>> {
+fn collect(source: &Path, stop: &Stop) -> Result<Vec<Entry>> {
     let root = source.canonicalize().map_err(Error::io(format!("resolving {}", source.display())))?;
     let mut entries = Vec::new();
     let walker = walkdir::WalkDir::new(&root).follow_links(true).into_iter().filter_entry(|e| e.file_name() != ".git");
     for item in walker {
+        stop.check()?;
         let entry = item.map_err(|e| {
             let at = e.path().map(|p| p.display().to_string()).unwrap_or_default();
             Error::precondition(
@@ -166,25 +248,88 @@ fn options(entry: &Entry) -> SimpleFileOptions {
         .unix_permissions(if entry.executable { 0o755 } else { 0o644 })
 }
 
-fn write_zip(entries: &[Entry], file: File) -> Result<()> {
-    let zip_err =
-        |e: zip::result::ZipError| Error::Io { context: "writing the zip".into(), source: std::io::Error::other(e) };
-    let mut zip = ZipWriter::new(BufWriter::new(file));
+/// The zip's output: counts what is written and refuses to go on past the size limit or after an
+/// interrupt, so that neither waits for the rest of the files.
+struct Guarded<W> {
+    inner: W,
+    written: Arc<AtomicU64>,
+    stop: Stop,
+}
+
+impl<W: Write> Write for Guarded<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stop.requested() {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped by an interrupt"));
+        }
+        let n = self.inner.write(buf)?;
+        if self.written.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > MAX_ZIP_BYTES {
+            return Err(std::io::Error::other("over the size limit"));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The zip writer goes back to a streamed entry's local header to fill in its sizes; those few
+/// bytes count again, which only makes the limit a little stricter.
+impl<W: std::io::Seek> std::io::Seek for Guarded<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+fn write_zip(entries: &[Entry], file: File, stop: &Stop) -> Result<()> {
+    let written = Arc::new(AtomicU64::new(0));
+    let mut done = 0;
+    // Why the writer refused, when it did: said as the limit or the interrupt, not as an I/O error.
+    let fail = |what: String, e: std::io::Error, done: usize| {
+        if stop.requested() {
+            interrupted()
+        } else if written.load(Ordering::SeqCst) > MAX_ZIP_BYTES {
+            too_large(written.load(Ordering::SeqCst), done, entries.len())
+        } else {
+            Error::Io { context: what, source: e }
+        }
+    };
+    let zip_err = |e: zip::result::ZipError| match e {
+        zip::result::ZipError::Io(io) => io,
+        other => std::io::Error::other(other),
+    };
+    let out = Guarded { inner: BufWriter::new(file), written: written.clone(), stop: stop.clone() };
+    let mut zip = ZipWriter::new(out);
     for batch in batches(entries) {
-        let prepared: Vec<PreparedZipFile> = batch
-            .par_iter()
-            .map(|e| {
-                PreparedZipFile::from_path(&e.name, &e.path, options(e)).map_err(|err| Error::Io {
-                    context: format!("compressing {}", e.path.display()),
-                    source: std::io::Error::other(err),
+        // In archive order: runs of small files compressed in parallel, each large one streamed.
+        for run in batch.chunk_by(|a, b| (a.len > STREAMED_BYTES) == (b.len > STREAMED_BYTES)) {
+            if run[0].len > STREAMED_BYTES {
+                for e in run {
+                    let what = || format!("compressing {}", e.path.display());
+                    let mut file = File::open(&e.path).map_err(Error::io(what()))?;
+                    zip.start_file(e.name.as_str(), options(e)).map_err(|err| fail(what(), zip_err(err), done))?;
+                    std::io::copy(&mut file, &mut zip).map_err(|err| fail(what(), err, done))?;
+                    done += 1;
+                }
+                continue;
+            }
+            let prepared: Vec<PreparedZipFile> = run
+                .par_iter()
+                .map(|e| {
+                    stop.check()?;
+                    PreparedZipFile::from_path(&e.name, &e.path, options(e)).map_err(|err| Error::Io {
+                        context: format!("compressing {}", e.path.display()),
+                        source: std::io::Error::other(err),
+                    })
                 })
-            })
-            .collect::<Result<_>>()?;
-        for p in prepared {
-            zip.add_prepared_file(p).map_err(zip_err)?;
+                .collect::<Result<_>>()?;
+            for p in prepared {
+                zip.add_prepared_file(p).map_err(|e| fail("writing the zip".into(), zip_err(e), done))?;
+                done += 1;
+            }
         }
     }
-    zip.finish().map_err(zip_err)?;
+    zip.finish().map_err(|e| fail("writing the zip".into(), zip_err(e), done))?;
     Ok(())
 }
 
@@ -268,8 +413,8 @@ mod tests {
         let old = SystemTime::now() - Duration::from_secs(86_400 * 400);
         File::options().write(true).open(b.path().join("index.js")).unwrap().set_modified(old).unwrap();
 
-        let pa = package(a.path()).unwrap();
-        let pb = package(b.path()).unwrap();
+        let pa = package(a.path(), &Stop::default()).unwrap();
+        let pb = package(b.path(), &Stop::default()).unwrap();
         assert_eq!(fs::read(&pa.path).unwrap(), fs::read(&pb.path).unwrap());
         assert_eq!(pa.code_sha256, pb.code_sha256);
         assert_eq!(pa.files, 4);
@@ -279,7 +424,7 @@ mod tests {
     fn entries_are_sorted_git_is_left_out_and_the_exec_bit_kept() {
         let a = tempfile::tempdir().unwrap();
         tree(a.path());
-        let p = package(a.path()).unwrap();
+        let p = package(a.path(), &Stop::default()).unwrap();
         assert_eq!(
             names(&p.path),
             vec![
@@ -295,16 +440,16 @@ mod tests {
     fn a_change_in_content_changes_the_hash() {
         let a = tempfile::tempdir().unwrap();
         tree(a.path());
-        let before = package(a.path()).unwrap().code_sha256;
+        let before = package(a.path(), &Stop::default()).unwrap().code_sha256;
         fs::write(a.path().join("lib/util.js"), "module.exports = 2;\n").unwrap();
-        assert_ne!(before, package(a.path()).unwrap().code_sha256);
+        assert_ne!(before, package(a.path(), &Stop::default()).unwrap().code_sha256);
     }
 
     #[test]
     fn the_hash_is_base64_sha256_of_the_zip_bytes() {
         let a = tempfile::tempdir().unwrap();
         tree(a.path());
-        let p = package(a.path()).unwrap();
+        let p = package(a.path(), &Stop::default()).unwrap();
         let digest = Sha256::digest(fs::read(&p.path).unwrap());
         assert_eq!(p.code_sha256, base64::engine::general_purpose::STANDARD.encode(digest));
         assert_eq!(p.size, fs::metadata(&p.path).unwrap().len());
@@ -317,11 +462,11 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         tree(a.path());
         std::os::unix::fs::symlink(a.path().join("lib/util.js"), a.path().join("alias.js")).unwrap();
-        let p = package(a.path()).unwrap();
+        let p = package(a.path(), &Stop::default()).unwrap();
         assert!(names(&p.path).iter().any(|(n, _)| n == "alias.js"));
 
         std::os::unix::fs::symlink(outside.path().join("secret"), a.path().join("leak")).unwrap();
-        let err = package(a.path()).unwrap_err();
+        let err = package(a.path(), &Stop::default()).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("outside the source directory"), "{err}");
     }
@@ -331,7 +476,7 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         fs::create_dir_all(a.path().join(".git")).unwrap();
         fs::write(a.path().join(".git/HEAD"), "x").unwrap();
-        let err = package(a.path()).unwrap_err();
+        let err = package(a.path(), &Stop::default()).unwrap_err();
         assert!(err.to_string().contains("holds no files"), "{err}");
     }
 
@@ -340,7 +485,7 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         let path = a.path().join("empty.zip");
         ZipWriter::new(File::create(&path).unwrap()).finish().unwrap();
-        let err = package(&path).unwrap_err();
+        let err = package(&path, &Stop::default()).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("empty.zip holds no files"), "{err}");
     }
@@ -349,10 +494,10 @@ mod tests {
     fn a_given_zip_is_used_as_it_is() {
         let a = tempfile::tempdir().unwrap();
         tree(a.path());
-        let made = package(a.path()).unwrap();
+        let made = package(a.path(), &Stop::default()).unwrap();
         let copy = a.path().join("given.zip");
         fs::copy(&made.path, &copy).unwrap();
-        let p = package(&copy).unwrap();
+        let p = package(&copy, &Stop::default()).unwrap();
         assert_eq!(p.path, copy);
         assert_eq!(p.code_sha256, made.code_sha256);
         assert_eq!(p.files, 4);

@@ -77,13 +77,14 @@ pub async fn run(
     phases: &mut Phases,
     out: &mut Outputs,
     object: Option<Artifact>,
+    stop: &crate::package::Stop,
 ) -> Result<()> {
     out.s3_key = s.artifact_key();
 
     let x = Ctx { s, c, poll };
     phases.start("Preflight");
     let mut pf = Preflight::default();
-    let found = preflight::look_up(s, c, poll, &mut pf).await?;
+    let found = preflight::look_up(s, c, poll, &mut pf, stop).await?;
     if let Some(p) = &found.package {
         out.code_sha256 = p.code_sha256.clone();
         log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
