@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import unittest
 
-from emutest import FUNCTION, TEMPLATE, EmulatorTestCase, params
+from emutest import BUCKET, FUNCTION, KEY, TEMPLATE, EmulatorTestCase, params
 
 
 class Operations(EmulatorTestCase):
@@ -173,7 +173,11 @@ class Operations(EmulatorTestCase):
         self.assertEqual(self.status(stack_id), "DELETE_COMPLETE")
         summaries = self.cfn.list_stacks()["StackSummaries"]
         self.assertEqual([s["StackStatus"] for s in summaries], ["DELETE_COMPLETE"])
-        self.assertEqual(self.events(stack_id)[-1][:2], ("site", "DELETE_COMPLETE"))
+        deleted = [(logical, status) for logical, status, _ in self.events(stack_id)][14:]
+        self.assertEqual(deleted, [("site", "DELETE_IN_PROGRESS")] + [
+            (logical, status) for logical in ("Distribution", "EdgeFunctionVersion", "EdgeFunction", "EdgeFunctionRole")
+            for status in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE")] + [("site", "DELETE_COMPLETE")],
+            "dependents first")
         self.assertEqual(self.lam.list_functions()["Functions"], [])
 
 
@@ -218,6 +222,35 @@ class Cancel(EmulatorTestCase):
         # The function's code went back to the first upload too.
         self.assertNotEqual(self.lam.get_function(FunctionName=FUNCTION)["Configuration"]["CodeSha256"],
                             self.lam.get_function_configuration(FunctionName=v2)["CodeSha256"])
+
+
+class RollbackFailed(EmulatorTestCase):
+    def test_a_rollback_that_fails_leaves_update_rollback_failed_until_continued(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        first = self.s3.list_object_versions(Bucket=BUCKET)["Versions"][0]["VersionId"]
+        _, v2 = self.publish("two")
+        _, code, message = self.error_code(lambda: self.cfn.continue_update_rollback(StackName="site"))
+        self.assertEqual((code, message), ("ValidationError", "ContinueUpdateRollback cannot be called from current stack status"))
+        # The object version the function's rollback needs is gone: the rollback fails too.
+        self.s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=first)
+        self.cfn.update_stack(ClientRequestToken="update-1", **self.release_request("does-not-exist", v2))
+        self.assertEqual(self.status(), "UPDATE_ROLLBACK_FAILED")
+        self.assertEqual(self.events(token="update-1")[-2:], [
+            ("EdgeFunction", "UPDATE_FAILED", self.events(token="update-1")[-2][2]),
+            ("site", "UPDATE_ROLLBACK_FAILED", "The following resource(s) failed to update: [EdgeFunction]. ")])
+        _, code, message = self.error_code(lambda: self.cfn.update_stack(**self.release_request("x", v2)))
+        self.assertIn("is in UPDATE_ROLLBACK_FAILED state and can not be updated", message)
+
+        self.cfn.continue_update_rollback(StackName="site", ClientRequestToken="continue-1")
+        self.assertEqual(self.status(), "UPDATE_ROLLBACK_FAILED", "the function still cannot go back")
+        self.cfn.continue_update_rollback(StackName="site", ClientRequestToken="continue-2", ResourcesToSkip=["EdgeFunction"])
+        self.assertEqual(self.status(), "UPDATE_ROLLBACK_COMPLETE")
+        self.assertEqual(self.events(token="continue-2"), [
+            ("site", "UPDATE_ROLLBACK_IN_PROGRESS", "Continue update rollback initiated by user"),
+            ("site", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", ""), ("site", "UPDATE_ROLLBACK_COMPLETE", "")])
+        self.cfn.continue_update_rollback(StackName="site", ClientRequestToken="continue-1")  # a retry: answered
+        self.assertEqual(self.status(), "UPDATE_ROLLBACK_COMPLETE")
 
 
 class ReviewAndChangeSets(EmulatorTestCase):

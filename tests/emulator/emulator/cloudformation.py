@@ -246,10 +246,21 @@ def _update_phase(actions: list[Action]) -> tuple[list[Spec], list[Spec]]:
     return work, cleanup
 
 
+def _dependents_first(stack: Any, actions: list[Action]) -> list[Action]:
+    """Deletions in the reverse of the order the resources were created in, as CloudFormation
+    deletes dependents before what they depend on (moto deletes in no particular order)."""
+    created = [e.logical_resource_id for e in stack.events if e.resource_status == "CREATE_COMPLETE"]
+    rank = {logical_id: i for i, logical_id in enumerate(created)}
+    deletes = sorted((a for a in actions if a.kind == "DELETE"), key=lambda a: -rank.get(a.logical_id, -1))
+    others = iter(a for a in actions if a.kind != "DELETE")
+    deletes_iter = iter(deletes)
+    return [next(deletes_iter) if a.kind == "DELETE" else next(others) for a in actions]
+
+
 def _compose(op: Operation) -> list[Spec]:
     stack = op.stack
-    forward = _last_outcomes([a for a in op.actions if a.phase == 0])
-    rollback = _last_outcomes([a for a in op.actions if a.phase == 1])
+    forward = _dependents_first(stack, _last_outcomes([a for a in op.actions if a.phase == 0]))
+    rollback = _dependents_first(stack, _last_outcomes([a for a in op.actions if a.phase == 1]))
     failed = op.failure
     # A failed resource's outcome goes last in its phase: CloudFormation stops there.
     if failed is not None:
@@ -486,12 +497,36 @@ def revert(stack: Any, previous: dict[str, Any], op: Operation | None) -> None:
     except Exception as error:
         if not hasattr(error, "emulator_logical_id"):
             raise
+        failure = _failure(error, op)
         if op is not None:
-            op.revert_failure = _failure(error, op)
+            op.revert_failure = failure
         stack.template, stack.parameters = previous["template"], previous["parameters"]
         stack._parse_template()
         stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack.__dict__["emulator_revert_failed"] = [failure.logical_id]
     stack.__dict__["emulator_previous"] = previous
+
+
+def continue_rollback(stack: Any, op: Operation, skip: set[str]) -> None:
+    """ContinueUpdateRollback: the resources whose rollback failed are tried again, but those in
+    ResourcesToSkip; the stack ends UPDATE_ROLLBACK_COMPLETE, or UPDATE_ROLLBACK_FAILED again."""
+    op.phase = 1
+    resource_map = stack.resource_map
+    for logical_id in stack.__dict__.get("emulator_revert_failed", []):
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if logical_id in skip or resource_json is None:
+            continue
+        try:
+            resource = cfn_parsing.parse_and_update_resource(
+                logical_id, resource_json, resource_map, resource_map._account_id, resource_map._region_name)
+        except Exception as error:
+            op.revert_failure = _failure(error, op)
+            stack.status = "UPDATE_ROLLBACK_FAILED"
+            return
+        if resource is not None:
+            resource_map._parsed_resources[logical_id] = resource
+    stack.__dict__["emulator_revert_failed"] = []
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
 
 
 _original_update: Any = None
@@ -1198,7 +1233,7 @@ def _patch_operations() -> None:
             op = Operation("CONTINUE", _token(self))
             op.bind(stack)
             with _running(op):
-                revert(stack, stack.__dict__.get("emulator_previous") or _previous_state(stack), op)
+                continue_rollback(stack, op, set(self._get_param("ResourcesToSkip") or []))
             _finish(op)
             _remember(self, "ContinueUpdateRollback", _stack_ids(self, ref), None)
             return EmptyResult()

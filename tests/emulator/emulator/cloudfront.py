@@ -46,11 +46,11 @@ def _patch_associations() -> None:
 # CloudFormation makes the change, it reports the resource complete only once the distribution is
 # deployed, so the stack's timeline sets the moment instead (cloudformation.py, `deployed_by`).
 
-def _mark_deploying(dist: Any, until: float | None = None) -> None:
+def _mark_deploying(dist: Any) -> None:
     dist.status = "InProgress"
     dist._time_progressed = datetime.now()  # the state manager's clock, for explicit transitions
     dist._tick = 0
-    dist.emulator_deployed_at = clock.now() + clock.seconds("distribution_deploy") if until is None else until
+    dist.emulator_deployed_at = clock.now() + clock.seconds("distribution_deploy")
 
 
 def _patch_distribution_clock() -> None:
@@ -355,7 +355,7 @@ def _register_distribution_model() -> None:
             """CloudFormation's timeline: the change it just made is deployed at `at`."""
             dist = self.backend.distributions.get(self.distribution_id)
             if dist is not None:
-                _mark_deploying(dist, until=at)
+                dist.emulator_deployed_at = at  # under an explicit transition, the state manager's clock rules
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
