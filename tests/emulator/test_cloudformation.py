@@ -281,6 +281,17 @@ class ReviewAndChangeSets(EmulatorTestCase):
         self.until("the stack to be gone", lambda: "review" not in [s["StackName"] for s in self.cfn.describe_stacks()["Stacks"]])
         self.assertEqual(self.lam.list_functions()["Functions"], [], "nothing was ever created")
 
+    def test_a_change_set_without_changes_fails(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        previous = [{"ParameterKey": k, "UsePreviousValue": True}
+                    for k in ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]
+        created = self.cfn.create_change_set(StackName="site", ChangeSetName="nothing", ChangeSetType="UPDATE",
+                                             UsePreviousTemplate=True, Parameters=previous)
+        described = self.cfn.describe_change_set(ChangeSetName=created["Id"])
+        self.assertEqual((described["Status"], described["ExecutionStatus"]), ("FAILED", "UNAVAILABLE"))
+        self.assertIn("didn't contain changes", described["StatusReason"])
+
     def test_executing_a_create_change_set_creates_the_stack_over_time(self) -> None:
         self.configure(time_scale=0.002)
         version = self.upload("one")

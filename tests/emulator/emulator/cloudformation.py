@@ -698,6 +698,9 @@ def _patch_update_stack() -> None:
         old_values = _effective_parameters(old_stack.template_dict, old_stack.parameters)
         tags = {t["Key"]: t["Value"] for t in self._get_param("Tags", [])}
         if new_template == old_stack.template_dict and new_values == old_values and (not tags or tags == old_stack.tags):
+            if getattr(self, "emulator_change_set", False):
+                self.emulator_no_changes = True  # a change set is made, and FAILED (below)
+                return
             raise ValidationError(old_stack.name, message="No updates are to be performed.")
 
     backend_cls._resolve_update_parameters = _resolve_update_parameters
@@ -1005,6 +1008,24 @@ def _patch_change_sets() -> None:
     backend_cls.create_change_set = create_change_set
     backend_cls.execute_change_set = execute_change_set
     backend_cls.emulator_find_change_set = find_change_set
+
+    # An UPDATE change set that changes nothing is made, and FAILED: "The submitted information
+    # didn't contain changes." (UpdateStack's "No updates are to be performed." is for UpdateStack.)
+    response_cls = cfn_responses.CloudFormationResponse
+    original_respond = response_cls.create_change_set
+
+    def respond_create_change_set(self: Any) -> Any:
+        self.emulator_change_set, self.emulator_no_changes = True, False
+        with _lock:
+            result = original_respond(self)
+        if self.emulator_no_changes:
+            change_set = self.cloudformation_backend.change_sets[result.result["Id"]]
+            change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
+            change_set.status_reason = (
+                "The submitted information didn't contain changes. Submit different information to create a change set.")
+        return result
+
+    response_cls.create_change_set = respond_create_change_set
 
 
 # --- Idempotency: ClientRequestToken -----------------------------------------------------
