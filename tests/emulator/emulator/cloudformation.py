@@ -89,7 +89,6 @@ class Operation:
     cancelled: Operation | None = None  # for CANCEL: the update it cancels
     change_set: Any = None
     final_status: str = ""
-    resources_at_start: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def bind(self, stack: Any) -> None:
         if self.stack is None:
@@ -192,8 +191,11 @@ def _patch_stack_status() -> None:
     stack_cls.status = property(get_status, set_status)
     stack_cls.status_reason = property(get_status_reason)
 
-    # Every event moto makes during an operation belongs to it (and is replaced by the timeline);
-    # the events carry the operation's ClientRequestToken (see below).
+    # --- Stack events carry the operation's ClientRequestToken ----------------------------
+    # moto accepts ClientRequestToken on CreateStack/UpdateStack/DeleteStack but every event has
+    # it empty. CloudFormation stamps each event with the token of the operation that caused it,
+    # which is how a client picks out the events of its own operation. (Every event moto makes
+    # during an operation belongs to it, and is replaced by the operation's timeline.)
     original_event_init = cfn_models.Event.__init__
 
     def event_init(self: Any, *args: Any, **kwargs: Any) -> None:
