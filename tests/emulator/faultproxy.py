@@ -25,7 +25,7 @@ proxy itself, rotating among three kinds, and is never forwarded (so a retry is 
     closed       the connection is closed without any response
 
 The service comes from the SigV4 credential scope (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
-Requests to /moto-api/ are never faulted, held or counted.
+Requests to /moto-api/ and /_emulator/ (the emulator's own APIs) are never faulted, held or counted.
 
 --hold ACTION=SECONDS delays the forwarding of requests for ACTION (query protocol: `Action=` in
 the form body or query; JSON protocol: X-Amz-Target; a few REST calls by method and path, see
@@ -40,7 +40,6 @@ import http.client
 import os
 import re
 import select
-import signal
 import socket
 import sys
 import threading
@@ -50,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from child_process import BudgetedStream, wait_for_stdin_eof
+from child_process import announce_and_wait, budget_stderr
 
 # Headers that belong to one connection, not to the request or response: not passed on. None of
 # them is ever signed (the SDKs add them below the signer, if at all). `Expect: 100-continue` is
@@ -263,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body = self._read_body()
         path = self.path
-        if path.startswith("/moto-api/") or path == "/moto-api":
+        if path.split("?")[0].rstrip("/") in ("/moto-api", "/_emulator") or path.startswith(("/moto-api/", "/_emulator/")):
             self._forward(body, counted=False)
             return
         service = service_of(self.headers, path)
@@ -350,26 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log every request, stderr unbounded")
     args = parser.parse_args(argv)
 
-    if not args.verbose:
-        sys.stderr = BudgetedStream(sys.__stderr__, 32 * 1024, "faultproxy")  # type: ignore[assignment]
+    budget_stderr("faultproxy", args.verbose)
     STATE = State(args.target, args.every, dict(args.hold), args.verbose)
     server = Server((args.host, args.port), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     host, port = server.server_address[:2]
-    try:
-        sys.stdout.write(f"LISTENING http://{host}:{port}\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
-    sys.stdout = sys.stderr  # nothing else may reach the parent's stdout pipe
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=wait_for_stdin_eof, args=(stop,), daemon=True).start()
-    while not stop.wait(0.2):
-        pass
+    announce_and_wait(host, port, args.exit_on_stdin_eof)
 
     try:  # outside the budget: the counters are what a test reads
         sys.__stderr__.write(STATE.summary())

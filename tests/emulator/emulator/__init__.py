@@ -1,0 +1,92 @@
+"""moto's server plus what moto 5.2.5 lacks, for lambda-edge-deploy's tests.
+
+Every extension works on moto's own backends and models: moto stays the single source of state,
+and the patches only fill the gaps between moto and the real services that the tool meets. Each
+comes with the AWS behaviour it reproduces. By service:
+
+    cloudfront.py      Lambda associations kept; deployments that take time; UpdateDistribution's
+                       ETag and If-Match; CallerReference idempotency; invalidations InProgress then
+                       Completed; the AWS::CloudFront::Distribution CloudFormation model
+    cloudformation.py  operations that take time, in AWS's order, with real rollbacks;
+                       what CloudFormation refuses meanwhile; ClientRequestToken idempotency;
+                       UpdateStack's parameters and "No updates"; parameter validation;
+                       change sets; DELETE_FAILED on demand
+    awslambda.py       S3ObjectVersion; RevisionId and PublishVersion's preconditions;
+                       AWS::Lambda::Version's ARN; dead-letter queue and architectures; the
+                       Lambda@Edge-forbidden settings (tracing, ephemeral storage, KMS key,
+                       runtime management, provisioned concurrency)
+    s3.py              GetBucketVersioning's XML; ExpectedBucketOwner; 403 for a missing key
+                       to a caller without s3:ListBucket
+    clock.py           the settings, the time scale and the durations
+    control.py         the control API (/_emulator/) and the server that carries it
+
+Importing this package is cheap; `install()` imports moto and applies everything, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+MOTO_VERSION = "5.2.5"  # the release whose internals the extensions were written against
+
+log = logging.getLogger("emulator")
+_installed = False
+
+
+class MotoVersionError(RuntimeError):
+    pass
+
+
+def check_moto_version(found: str) -> None:
+    """Another moto than the pinned one is an error under CI (the environment variable CI set), a
+    warning elsewhere: the patches reach into moto's internals."""
+    if found == MOTO_VERSION:
+        return
+    message = (
+        f"moto {found} found, the emulator's patches were written for {MOTO_VERSION} "
+        "(tests/emulator/requirements.txt pins it; run scripts/setup-emulator)"
+    )
+    if os.environ.get("CI"):
+        raise MotoVersionError(message)
+    log.warning("%s", message)
+
+
+def install() -> None:
+    """Imports moto and applies every extension, once per process."""
+    global _installed
+    if _installed:
+        return
+    import moto
+
+    check_moto_version(moto.__version__)
+    from . import awslambda, cloudformation, cloudfront, s3
+
+    cloudfront.install()
+    awslambda.install()
+    cloudformation.install()
+    s3.install()
+    _install_edge()
+    _installed = True
+
+
+def _install_edge() -> None:
+    """edge.py (the edge stand-in, beside this package) follows UpdateDistribution from the start
+    if it is there; POST /_emulator/edge imports it otherwise, on first use."""
+    import importlib.util
+
+    if importlib.util.find_spec("edge") is not None:
+        import edge
+
+        edge.install()
+
+
+def server(host: str = "127.0.0.1", port: int = 0) -> object:
+    """A started emulator server (moto's ThreadedMotoServer with the control API) on a thread of
+    this process; `.get_host_and_port()`, `.stop()`."""
+    install()
+    from .control import make_server_class
+
+    instance = make_server_class()(ip_address=host, port=port, verbose=False)
+    instance.start()
+    return instance
