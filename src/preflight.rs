@@ -61,7 +61,13 @@ pub struct Found {
 }
 
 /// Packaging and the independent look-ups, in parallel.
-pub async fn look_up(s: &Settings, c: &Clients, poll: &Poll, pf: &mut Preflight, stop: &package::Stop) -> Result<Found> {
+pub async fn look_up(
+    s: &Settings,
+    c: &Clients,
+    poll: &Poll,
+    pf: &mut Preflight,
+    stop: &package::Stop,
+) -> Result<Found> {
     let source = s.source.clone();
     let stop = stop.clone();
     let packaging = tokio::task::spawn_blocking(move || source.map(|src| package::package(&src, &stop)).transpose());

@@ -174,7 +174,7 @@ fn start_deployer_with(emu: &Emulator, api: &RuntimeApi, stack: &str, more: &[(&
 /// A deterministic zip of the example function with a marker, and its CodeSha256.
 fn zip_of(marker: &str) -> (Vec<u8>, String) {
     let src = function_source(marker);
-    let package = lambda_edge_deploy::package::package(src.path()).unwrap();
+    let package = lambda_edge_deploy::package::package(src.path(), &Default::default()).unwrap();
     let bytes = std::fs::read(&package.path).unwrap();
     let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
     (bytes, sha)

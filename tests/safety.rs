@@ -287,7 +287,8 @@ cases! {
     source_zip_over_50_mb => Case {
         setup: launched_with_big_source,
         inputs: &[("INPUT_SOURCE", "{files}/big")],
-        expect: &["the package is", "MB compressed; Lambda@Edge accepts at most 50 MB", "Leave dev dependencies and source maps out of `source`"],
+        expect: &["the package is over 50 MB compressed", "where packaging stopped); Lambda@Edge accepts at most 50 MB",
+            "Leave dev dependencies and source maps out of `source`"],
         ..CASE
     };
 
@@ -426,9 +427,22 @@ cases! {
     };
 
     template_value_outside_allowed_values => Case {
-        setup: bucket_only,
-        inputs: &[("INPUT_PARAMETERS", "FirstLaunch=maybe")],
-        expect: &["FirstLaunch=maybe is not one of the template's AllowedValues (true, false)", "Correct `parameters` (Key=Value)", "keep values within AllowedValues"],
+        setup: bucket_and_tiered_template,
+        inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml"), ("INPUT_PARAMETERS", "Tier=gold")],
+        expect: &["Tier=gold is not one of the template's AllowedValues (bronze, silver)", "Correct `parameters` (Key=Value)", "keep values within AllowedValues"],
+        ..CASE
+    };
+    // Fails without the refusal: the release published a new version, then pointed the stack at the
+    // version `parameters` named, and reported the new one.
+    parameters_setting_the_version_parameter => Case {
+        inputs: &[("INPUT_PARAMETERS", "LambdaVersion=arn:aws:lambda:us-east-1:123456789012:function:edge-fn:1")],
+        expect: &["input `parameters`: sets LambdaVersion, which the tool sets itself (the `version-parameter`)", "rollback-to"],
+        ..CASE
+    };
+    template_needing_more_capabilities => Case {
+        setup: launched_with_named_role_template,
+        inputs: &[("INPUT_TEMPLATE", "{files}/template.yaml"), ("INPUT_CAPABILITIES", "CAPABILITY_IAM")],
+        expect: &["the template needs CAPABILITY_NAMED_IAM, which `capabilities` does not give", "Add CAPABILITY_NAMED_IAM to `capabilities`"],
         ..CASE
     };
 
@@ -459,7 +473,8 @@ cases! {
         absent: &["timed out"],
         ..CASE
     };
-    // Fails without the `expect` gone: with `template-url` the recreation aborted the process.
+    // With one token for the delete and the create, the recreation failed on the strict emulator
+    // (TokenAlreadyExistsException); a template by URL must be read from its exact S3 object.
     stack_in_rollback_complete_recreated_from_template_url => Case {
         setup: failed_first_launch_and_template_in_s3,
         inputs: &[("INPUT_RECREATE_FAILED_STACK", "true"), ("INPUT_TEMPLATE", ""),
@@ -734,6 +749,30 @@ fn pad_template(cx: &Ctx) {
         );
     }
     std::fs::write(&path, text).unwrap();
+}
+
+fn bucket_and_tiered_template(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.c.versioned_bucket(BUCKET).await;
+        let text = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+        let tier =
+            "  Tier:\n    Type: String\n    AllowedValues: [bronze, silver]\n    Default: bronze\n  OriginDomainName:";
+        std::fs::write(cx.files().join("template.yaml"), text.replacen("  OriginDomainName:", tier, 1)).unwrap();
+    })
+}
+
+fn launched_with_named_role_template(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        let text = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+        let named = text.replacen(
+            "    Type: AWS::IAM::Role\n    Properties:\n",
+            "    Type: AWS::IAM::Role\n    Properties:\n      RoleName: edge-fn-role\n",
+            1,
+        );
+        assert_ne!(named, text);
+        std::fs::write(cx.files().join("template.yaml"), named).unwrap();
+    })
 }
 
 fn stack_awaiting_review(cx: &Ctx) -> Fut<'_> {

@@ -11,6 +11,8 @@ comes with the AWS behaviour it reproduces. By service:
                        what CloudFormation refuses meanwhile; ClientRequestToken idempotency;
                        UpdateStack's parameters and "No updates"; parameter validation;
                        change sets; DELETE_FAILED on demand
+    templates.py       TemplateURL read as CloudFormation reads it (path-style, virtual-hosted,
+                       versionId); capabilities required, and listed by GetTemplateSummary
     awslambda.py       S3ObjectVersion; RevisionId and PublishVersion's preconditions;
                        AWS::Lambda::Version's ARN; dead-letter queue and architectures; the
                        Lambda@Edge-forbidden settings (tracing, ephemeral storage, KMS key,
@@ -60,11 +62,12 @@ def install() -> None:
     import moto
 
     check_moto_version(moto.__version__)
-    from . import awslambda, cloudformation, cloudfront, s3
+    from . import awslambda, cloudformation, cloudfront, s3, templates
 
     cloudfront.install()
     awslambda.install()
     cloudformation.install()
+    templates.install()  # after cloudformation: its checks come before an operation starts
     s3.install()
     _install_edge()
     _installed = True
