@@ -484,6 +484,16 @@ cases! {
         after: Some(recreated),
         ..CASE
     };
+    // Fails without DeleteFailed: the run said "nothing was changed" (exit 2) after sending DeleteStack.
+    stack_recreation_whose_delete_fails => Case {
+        setup: failed_first_launch_that_cannot_be_deleted,
+        inputs: &[("INPUT_RECREATE_FAILED_STACK", "true")],
+        exit: 1,
+        expect: &["stack site could not be deleted (DELETE_FAILED)", "could not be deleted (emulator setting fail_delete_stacks)",
+            "describe-stack-events --stack-name site"],
+        absent: &["nothing was changed"],
+        ..CASE
+    };
     stack_first_launch_fails_in_aws => Case {
         setup: bucket_only,
         inputs: &[("INPUT_PARAMETERS", "ArtifactObjectVersion=does-not-exist"), ("GITHUB_ACTIONS", "true"),
@@ -772,6 +782,13 @@ fn launched_with_named_role_template(cx: &Ctx) -> Fut<'_> {
         );
         assert_ne!(named, text);
         std::fs::write(cx.files().join("template.yaml"), named).unwrap();
+    })
+}
+
+fn failed_first_launch_that_cannot_be_deleted(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.failed_launch().await;
+        cx.emu.configure(serde_json::json!({ "fail_delete_stacks": [STACK] }));
     })
 }
 

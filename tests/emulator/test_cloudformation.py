@@ -145,7 +145,8 @@ class Operations(EmulatorTestCase):
         stack = self.cfn.describe_stacks(StackName="site")["Stacks"][0]
         self.assertEqual(stack["StackStatusReason"] if "StackStatusReason" in stack else "", "")
         _, code, message = self.error_code(lambda: self.cfn.update_stack(
-            StackName="site", UsePreviousTemplate=True, Parameters=self.site_parameters("x")))
+            StackName="site", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+            Parameters=self.site_parameters("x")))
         self.assertIn("is in ROLLBACK_COMPLETE state and can not be updated", message)
         self.cfn.delete_stack(StackName="site")
         self.settle_gone("site")
@@ -166,7 +167,8 @@ class Operations(EmulatorTestCase):
         self.configure(time_scale=0.01, durations={"stack_delete": 100})
         self.cfn.delete_stack(StackName="site")
         self.assertEqual(self.status("site"), "DELETE_IN_PROGRESS")
-        _, code, _ = self.error_code(lambda: self.cfn.create_stack(StackName="site", TemplateBody=TEMPLATE))
+        _, code, _ = self.error_code(lambda: self.cfn.create_stack(
+            StackName="site", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"]))
         self.assertEqual(code, "AlreadyExistsException")
         self.cfn.delete_stack(StackName="site")  # deleting again meanwhile is fine
         self.settle_gone("site")
@@ -270,10 +272,12 @@ class ReviewAndChangeSets(EmulatorTestCase):
         self.assertEqual(self.cfn.describe_stacks()["Stacks"][0]["StackStatus"], "REVIEW_IN_PROGRESS")
 
         _, code, message = self.error_code(lambda: self.cfn.update_stack(
-            StackName="review", TemplateBody=TEMPLATE, Parameters=self.site_parameters(version)))
+            StackName="review", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"],
+            Parameters=self.site_parameters(version)))
         self.assertEqual(code, "ValidationError")
         self.assertIn("is in REVIEW_IN_PROGRESS state and can not be updated", message)
-        _, code, _ = self.error_code(lambda: self.cfn.create_stack(StackName="review", TemplateBody=TEMPLATE))
+        _, code, _ = self.error_code(lambda: self.cfn.create_stack(
+            StackName="review", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"]))
         self.assertEqual(code, "AlreadyExistsException")
         self.assertEqual(self.status("review"), "REVIEW_IN_PROGRESS")
 
@@ -287,7 +291,8 @@ class ReviewAndChangeSets(EmulatorTestCase):
         previous = [{"ParameterKey": k, "UsePreviousValue": True}
                     for k in ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]
         created = self.cfn.create_change_set(StackName="site", ChangeSetName="nothing", ChangeSetType="UPDATE",
-                                             UsePreviousTemplate=True, Parameters=previous)
+                                             UsePreviousTemplate=True, Parameters=previous,
+                                             Capabilities=["CAPABILITY_IAM"])
         described = self.cfn.describe_change_set(ChangeSetName=created["Id"])
         self.assertEqual((described["Status"], described["ExecutionStatus"]), ("FAILED", "UNAVAILABLE"))
         self.assertIn("didn't contain changes", described["StatusReason"])
@@ -363,7 +368,7 @@ class Tokens(EmulatorTestCase):
                 ClientRequestToken="update-1", **self.release_request(object_version, v2, name="other"))),
             ("another action", lambda: self.cfn.delete_stack(StackName="site", ClientRequestToken="update-1")),
             ("a create with a delete's token", lambda: self.cfn.create_stack(
-                StackName="third", TemplateBody=TEMPLATE, ClientRequestToken="site-token")),
+                StackName="third", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"], ClientRequestToken="site-token")),
         ]:
             with self.subTest(what):
                 status, code, message = self.error_code(call)
@@ -390,7 +395,7 @@ class Tokens(EmulatorTestCase):
     def test_tokens_are_checked_and_forgotten_on_reset(self) -> None:
         self.configure(time_scale=0)
         _, code, message = self.error_code(lambda: self.cfn.create_stack(
-            StackName="site", TemplateBody=TEMPLATE, ClientRequestToken="not_valid!"))
+            StackName="site", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"], ClientRequestToken="not_valid!"))
         self.assertEqual(code, "ValidationError")
         self.assertIn("clientRequestToken", message)
         self.create_site(token="token-1")
@@ -407,12 +412,12 @@ class KeptBehaviour(EmulatorTestCase):
         self.configure(time_scale=0)
         self.create_site()
         _, code, message = self.error_code(lambda: self.cfn.update_stack(
-            StackName="site", UsePreviousTemplate=True,
+            StackName="site", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
             Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in
                          ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]))
         self.assertEqual((code, message), ("ValidationError", "No updates are to be performed."))
         _, code, message = self.error_code(lambda: self.cfn.update_stack(
-            StackName="site", UsePreviousTemplate=True, Parameters=params(FirstLaunch="maybe") + [
+            StackName="site", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"], Parameters=params(FirstLaunch="maybe") + [
                 {"ParameterKey": k, "UsePreviousValue": True}
                 for k in ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]))
         self.assertEqual(code, "ValidationError")

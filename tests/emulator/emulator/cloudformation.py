@@ -597,7 +597,11 @@ def _patch_deleted_stacks() -> None:
         final = self.__dict__.get("_emulator_status")
         if final in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE") or self.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE"):
             return None
-        return original_outputs.fget(self)
+        try:
+            return original_outputs.fget(self)
+        except KeyError:
+            # Outputs naming resources that are gone (a failed delete of a rolled-back stack).
+            return None
 
     cfn_parsing.ResourceMap.delete = delete
     cfn_models.Stack.outputs = property(outputs)
