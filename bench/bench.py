@@ -270,6 +270,19 @@ def machine() -> str:
 
 # --- the measurements -----------------------------------------------------------------------
 
+def info_zip(work: Path, tree_dir: Path) -> dict:
+    """`zip -q -X -r -6` of a tree: wall time, peak RSS, CPU and size."""
+    izip = work / "infozip.zip"
+    izip.unlink(missing_ok=True)
+    tfile = work / "time.txt"
+    start = time.perf_counter()
+    subprocess.run([GNU_TIME, "-f", "%M %U %S", "-o", str(tfile), "zip", "-q", "-X", "-r", "-6", str(izip), "."],
+                   cwd=tree_dir, check=True)
+    wall = time.perf_counter() - start
+    rss_kb, user, sys_ = tfile.read_text().split()[-3:]
+    return {"wall": wall, "rss_kb": int(rss_kb), "cpu": float(user) + float(sys_), "zip_bytes": izip.stat().st_size}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="lambda-edge-deploy benchmark (issue 5)")
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
@@ -348,22 +361,13 @@ def main() -> int:
         files, total, digest = tree.describe(mixed)
         log(f"packaging tree: {files} files, {total} bytes, sha256 {digest[:16]}…, made in {fmt_s(time.perf_counter() - t)}")
         ours_pkg, zip_pkg, baseline = [], [], []
-        izip = work / "infozip.zip"
         for i in range(runs):
             order = ("ours", "zip") if i % 2 == 0 else ("zip", "ours")
             for who in order:
                 if who == "ours":
                     ours_pkg.append(b.ours(mixed, dry_run=True))
                 else:
-                    izip.unlink(missing_ok=True)
-                    tfile = work / "time.txt"
-                    start = time.perf_counter()
-                    subprocess.run([GNU_TIME, "-f", "%M %U %S", "-o", str(tfile), "zip", "-q", "-X", "-r", "-6",
-                                    str(izip), "."], cwd=mixed, check=True)
-                    wall = time.perf_counter() - start
-                    rss_kb, user, sys_ = tfile.read_text().split()[-3:]
-                    zip_pkg.append({"wall": wall, "rss_kb": int(rss_kb), "cpu": float(user) + float(sys_),
-                                    "zip_bytes": izip.stat().st_size})
+                    zip_pkg.append(info_zip(work, mixed))
             # The same dry run of the 1-file example: what a dry run costs besides packaging.
             baseline.append(b.ours(src, dry_run=True))
             log(f"packaging {i + 1}/{runs}: ours {fmt_s(ours_pkg[-1]['wall'])} cpu {ours_pkg[-1]['cpu']:.2f} s "
@@ -372,6 +376,21 @@ def main() -> int:
                 f"1-file dry run {fmt_s(baseline[-1]['wall'])} {fmt_mb(baseline[-1]['rss_kb'])}")
         raw["packaging"] = {"ours": ours_pkg, "zip": zip_pkg, "baseline": baseline,
                             "tree": {"files": files, "bytes": total, "sha256": digest}}
+
+        # 3d. Many small files: the cost per file (allocation, system calls), against zip.
+        smalls = work / "tree-small"
+        tree.small_files(smalls)
+        s_files, s_total, _ = tree.describe(smalls)
+        ours_small, zip_small = [], []
+        for i in range(runs):
+            for who in (("ours", "zip") if i % 2 == 0 else ("zip", "ours")):
+                if who == "ours":
+                    ours_small.append(b.ours(smalls, dry_run=True))
+                else:
+                    zip_small.append(info_zip(work, smalls))
+            log(f"small files {i + 1}/{runs}: ours {fmt_s(ours_small[-1]['wall'])} cpu {ours_small[-1]['cpu']:.2f} s; "
+                f"zip {fmt_s(zip_small[-1]['wall'])} cpu {zip_small[-1]['cpu']:.2f} s")
+        raw["small-files"] = {"ours": ours_small, "zip": zip_small, "files": s_files, "bytes": s_total}
 
         # 2. Detection lag: the distribution held InProgress, then the time from Deployed to exit.
         # Ours polls every few seconds once backed off (2 s cap), so a single hold would sample one phase of that cycle;
@@ -421,6 +440,8 @@ def main() -> int:
     r45one = [r["rss_kb"] for r in rss["45m-1file"]]
     r45mix = [r["rss_kb"] for r in rss["45m-mixed"]]
     cli_step_med = {k: med([r["steps"][k] for r in cli_rel]) for k in cli_rel[0]["steps"]}
+    os_w, zs_w = [r["wall"] for r in raw["small-files"]["ours"]], [r["wall"] for r in raw["small-files"]["zip"]]
+    small_ratio = med(ratios(os_w, zs_w))
 
     rows = [
         ("1", f"Release of a code change, wall time (example function; n={runs}, instant transitions)",
@@ -436,6 +457,10 @@ def main() -> int:
          f"{med(ratios(zp_r, op_r)):.1f}× (ours ÷ zip)", "—", "—"),
         ("3c", "Packaging: zip size", f"{op_s:,} B" if op_s else "n/a", f"{zp_s:,} B",
          f"{(op_s - zp_s) / zp_s * 100:+.2f} %" if op_s else "", "no larger", verdict(bool(op_s) and op_s <= zp_s)),
+        ("3d", f"Packaging {raw['small-files']['files']:,} small files ({raw['small-files']['bytes'] / MIB:.0f} MiB): "
+               f"wall time (ours: whole dry run; n={runs})",
+         fmt_s(med(os_w)), f"{fmt_s(med(zs_w))} (`zip -X -r -6`)", f"{small_ratio:.2f}× (ours ÷ zip)",
+         "≤ 2× zip", verdict(small_ratio <= 2)),
         ("4a", f"Peak RSS, whole release, 100 KB package (n={runs})", fmt_mb(med(r100)), "", "",
          "< 40 MB", rss_verdict(r100, 40 * MB)),
         ("4b", f"Peak RSS, whole release, {rss['45m'][0]['zip_bytes'] / MB:.0f} MB package, 45 files of 1 MB (n={runs})",

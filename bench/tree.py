@@ -2,6 +2,7 @@
 
     python bench/tree.py mixed DIR        # the 40 MiB packaging tree (about 3,000 files)
     python bench/tree.py random DIR SIZE  # index.js plus SIZE bytes of incompressible 1 MiB files
+    python bench/tree.py small DIR        # 20,000 small files, the per-file cost
 
 Everything comes from a seeded `random.Random`, so the same call writes the same bytes on every
 machine (Python 3.9 or later): the file list and a SHA-256 of the contents are printed to check.
@@ -106,6 +107,22 @@ def random_tree(root: Path, size: int, chunk: int = MIB) -> None:
         i += 1
 
 
+def small_files(root: Path, files: int = 20_000) -> None:
+    """`files` small JS-like modules (200 bytes to 2 KiB) in 200 directories: what a node_modules
+    of many tiny packages looks like, where the cost is per file, not per byte."""
+    rng = random.Random(SEED + files)
+    words = _identifiers(rng, 400)
+    for i in range(files):
+        size = rng.randint(200, 2048)
+        text, parts = [], 0
+        while parts < size:
+            w = rng.choice(words)
+            text.append(w)
+            parts += len(w) + 1
+        body = ("module.exports = function " + " ".join(text) + ";\n").encode()
+        _write(root / f"pkg{i % 200:03}" / f"m{i:05}.js", body, False)
+
+
 def _write(path: Path, data: bytes, executable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():  # a name drawn twice: keep the first file, the sizes stay close enough
@@ -134,6 +151,8 @@ if __name__ == "__main__":
         mixed(target)
     elif kind == "random":
         random_tree(target, int(sys.argv[3]))
+    elif kind == "small":
+        small_files(target)
     else:
         sys.exit(__doc__)
     files, total, digest = describe(target)

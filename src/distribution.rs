@@ -32,6 +32,9 @@ pub struct DistributionInfo {
     pub associations: Vec<Association>,
     /// The cache behaviors in CloudFront's order of precedence: path patterns first, the default last.
     pub behaviors: Vec<Behavior>,
+    /// When its configuration last changed: an invalidation made since then has cleared what the
+    /// current configuration's versions may have left cached.
+    pub last_modified: Option<aws_smithy_types::DateTime>,
 }
 
 pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
@@ -75,6 +78,7 @@ pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
         status: d.map(|d| d.status().to_owned()).unwrap_or_default(),
         associations,
         behaviors,
+        last_modified: d.map(|d| *d.last_modified_time()),
     })
 }
 
@@ -143,6 +147,47 @@ pub fn verify(id: &str, info: &DistributionInfo, function_arn: &str, version_arn
     ))
 }
 
+/// An invalidation of exactly `paths` made since `since` (the distribution's last change), if there
+/// is one: a release interrupted after invalidating, run again, waits for it instead of paying for
+/// another. Returns its id, waiting for it to complete if it has not.
+pub async fn invalidated_since(
+    cf: &Client,
+    poll: &Poll,
+    id: &str,
+    paths: &[String],
+    since: Option<aws_smithy_types::DateTime>,
+) -> Result<Option<String>> {
+    let Some(since) = since else { return Ok(None) };
+    let mut wanted = paths.to_vec();
+    wanted.sort();
+    let mut pages = cf.list_invalidations().distribution_id(id).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws(format!("ListInvalidations {id}")))?;
+        let items = page.invalidation_list().map(|l| l.items()).unwrap_or_default();
+        for item in items.iter().filter(|i| i.create_time().secs() >= since.secs()) {
+            let inv = cf
+                .get_invalidation()
+                .distribution_id(id)
+                .id(item.id())
+                .send()
+                .await
+                .map_err(aws(format!("GetInvalidation {}", item.id())))?;
+            let mut made: Vec<String> = inv
+                .invalidation()
+                .and_then(|i| i.invalidation_batch())
+                .and_then(|b| b.paths())
+                .map(|p| p.items().to_vec())
+                .unwrap_or_default();
+            made.sort();
+            if made == wanted {
+                wait_invalidated(cf, poll, id, item.id()).await?;
+                return Ok(Some(item.id().to_owned()));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Invalidates `paths` and waits for the invalidation to complete; returns its id. Each invalidation
 /// gets its own `CallerReference`: CloudFront answers a reference it has seen with the earlier
 /// invalidation (or refuses it for other paths) and invalidates nothing new.
@@ -163,20 +208,23 @@ pub async fn invalidate(cf: &Client, poll: &Poll, id: &str, paths: &[String]) ->
         .await
         .map_err(aws(format!("CreateInvalidation on {id}")))?;
     let inv = out.invalidation().map(|i| i.id().to_owned()).unwrap_or_default();
+    wait_invalidated(cf, poll, id, &inv).await?;
+    Ok(inv)
+}
+
+async fn wait_invalidated(cf: &Client, poll: &Poll, id: &str, inv: &str) -> Result<()> {
     poll.until(&format!("invalidation {inv} on {id} to complete"), || async {
         let out = cf
             .get_invalidation()
             .distribution_id(id)
-            .id(&inv)
+            .id(inv)
             .send()
             .await
             .map_err(aws(format!("GetInvalidation {inv}")))?;
         let status = out.invalidation().map(|i| i.status().to_owned()).unwrap_or_default();
-        // CloudFront says "Completed"; emulators have been seen to say "COMPLETED".
-        Ok(if status.eq_ignore_ascii_case("Completed") { Step::Done(()) } else { Step::Pending(status) })
+        Ok(if status == "Completed" { Step::Done(()) } else { Step::Pending(status) })
     })
-    .await?;
-    Ok(inv)
+    .await
 }
 
 /// Whether a request for a path can be answered from CloudFront's cache without reaching the origin

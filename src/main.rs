@@ -16,7 +16,13 @@ fn main() {
     return_freed_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let code = match runtime {
-        Ok(rt) => rt.block_on(run()),
+        Ok(rt) => {
+            let code = rt.block_on(run());
+            // Dropping the runtime would wait for blocking tasks (packaging) however long they take;
+            // they have been asked to stop and had their time to clean up.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            code
+        }
         Err(e) => {
             eprintln!("lambda-edge-deploy: cannot start the async runtime: {e}");
             1

@@ -86,10 +86,7 @@ impl Drop for Active {
 }
 
 fn interrupted() -> Error {
-    Error::Io {
-        context: "packaging".into(),
-        source: std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped by an interrupt"),
-    }
+    Error::Io { context: "packaging".into(), source: std::io::Error::other("stopped by an interrupt") }
 }
 
 fn too_large(written: u64, done: usize, total: usize) -> Error {
@@ -258,8 +255,9 @@ struct Guarded<W> {
 
 impl<W: Write> Write for Guarded<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Not ErrorKind::Interrupted: write_all takes that for "try again" and would loop.
         if self.stop.requested() {
-            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped by an interrupt"));
+            return Err(std::io::Error::other("stopped by an interrupt"));
         }
         let n = self.inner.write(buf)?;
         if self.written.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > MAX_ZIP_BYTES {

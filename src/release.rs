@@ -381,12 +381,19 @@ async fn release(
     // parameters or tags given may still change the stack.
     let stack_inputs = s.template.is_some() || !s.parameters.is_empty() || !s.tags.is_empty();
     if let Some(live) = cur.live.clone().filter(|_| !s.force && latest_current && live_current && !stack_inputs) {
-        log::info(&format!("the code is unchanged: {live} already runs CodeSha256 {sha}; nothing to do"));
+        log::info(&format!("the code is unchanged: {live} already runs CodeSha256 {sha}; nothing to publish"));
         set_version(out, &live);
         if let Some(a) = artifact::find_zip(&c.s3, &s.artifact_bucket, owner, &out.s3_key, sha).await? {
             out.s3_version_id = a.version_id;
         }
-        return Ok(());
+        if s.dry_run || !s.wait {
+            return Ok(());
+        }
+        // Done only when every step the inputs ask for is: an earlier run may have stopped after its
+        // stack update (interrupted, or `wait: false`), before CloudFront deployed, the invalidation
+        // or the check. Each is looked at (and finished) from what AWS says now.
+        distribution_phase(x, phases, out, &cur.stack.id, &cur.function.arn).await?;
+        return check_phase(x, phases, out, Some(&cur)).await;
     }
     if s.dry_run {
         let what = if latest_current && live_current {
@@ -474,6 +481,12 @@ async fn check_phase(x: Ctx<'_>, phases: &mut Phases, out: &mut Outputs, cur: Op
     let by_hand = format!(
         "Put the stack back by hand: release the previous template and parameters with the previous code, or re-point the version alone with `rollback-to: {live}` (the other changes stay); then fix the release and run it again."
     );
+    if live == failed_version && !out.changed {
+        return Err(Error::failed(
+            format!("{what}; this run released nothing (the distribution already ran {live}), so there is nothing to roll back"),
+            "Re-point the stack at the version before with `rollback-to: previous`, or fix the code and release again. (A run that finds the code unchanged still checks the site: an earlier run may have stopped before its check.)",
+        ));
+    }
     if live == failed_version {
         return Err(Error::failed(
             format!("{what}; `rollback-on-failure` has nothing to re-point: the distribution ran {live} before this release too, so what changed is the stack's template or parameters, which re-pointing the version cannot undo. Nothing was rolled back"),
@@ -829,8 +842,22 @@ async fn distribution_phase(
     log::info(&format!("distribution {id} is Deployed and runs {}", out.version_arn));
     if !s.invalidation_paths.is_empty() {
         phases.start("Invalidation");
-        let inv = distribution::invalidate(&c.cloudfront, poll, &id, &s.invalidation_paths).await?;
-        log::info(&format!("invalidation {inv} of {} completed", s.invalidation_paths.join(", ")));
+        let paths = s.invalidation_paths.join(", ");
+        let done = distribution::invalidated_since(&c.cloudfront, poll, &id, &s.invalidation_paths, info.last_modified)
+            .await?;
+        let inv = match done {
+            Some(inv) => {
+                log::info(&format!(
+                    "invalidation {inv} of {paths} was made after the distribution last changed; not repeated"
+                ));
+                inv
+            }
+            None => {
+                let inv = distribution::invalidate(&c.cloudfront, poll, &id, &s.invalidation_paths).await?;
+                log::info(&format!("invalidation {inv} of {paths} completed"));
+                inv
+            }
+        };
         out.invalidation_id = inv;
     }
     Ok(())

@@ -165,6 +165,10 @@ async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version(
     let (status, arns) = c.distribution(&c.only_distribution_id().await).await;
     assert_eq!((status.as_str(), arns), ("Deployed", vec![previous.clone()]));
     assert_eq!(c.lambda_versions(FUNCTION).await.len(), 2, "the failed version stays published");
+    // Every output describes the version the site runs again, not a mix of the two.
+    assert_eq!(r.out("version-arn"), previous);
+    assert_eq!(r.out("code-sha256"), first.out("code-sha256"));
+    assert_eq!(r.out("s3-version-id"), first.out("s3-version-id"));
 }
 
 // Fails without the invalidation of the check's path: the example's cache policy

@@ -125,19 +125,23 @@ fn s3_records(objects: &[(&str, &str)]) -> String {
 }
 
 fn record(encoded_key: &str, version_id: &str) -> serde_json::Value {
+    record_of("ObjectCreated:Put", BUCKET, encoded_key, version_id)
+}
+
+fn record_of(event: &str, bucket: &str, encoded_key: &str, version_id: &str) -> serde_json::Value {
     serde_json::json!({
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
             "awsRegion": "us-east-1",
             "eventTime": "2026-11-25T12:00:00.000Z",
-            "eventName": "ObjectCreated:Put",
+            "eventName": event,
             "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
             "requestParameters": {"sourceIPAddress": "127.0.0.1"},
             "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
             "s3": {
                 "s3SchemaVersion": "1.0",
                 "configurationId": "release-on-zip",
-                "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
                 "object": {"key": encoded_key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "versionId": version_id, "sequencer": "0055AED6DCD90281E5"}
             }
     })
@@ -333,4 +337,72 @@ async fn a_missing_stack_is_a_clear_error_and_changes_nothing() {
     assert!(failed.body.contains("stack no-such-stack does not exist"), "{}", failed.body);
     assert_eq!(c.lambda_versions(FUNCTION).await, before);
     assert_eq!(c.stack_count().await, 1);
+}
+
+// Fails without the record filter: a tag put on an old object version re-released old code, a record
+// of another bucket rewrote the stack's ArtifactBucket, and S3's test event failed the invocation.
+#[tokio::test]
+async fn only_uploads_of_the_deployers_own_bucket_are_released() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    let launched = launch(&emu, &c).await;
+    let live = c.stack_parameter(STACK, "LambdaVersion").await;
+    let (zip, _) = zip_of("tagged");
+    let version = put(&c, zip).await;
+    c.versioned_bucket("elsewhere").await;
+    let other = c.s3.put_object().bucket("elsewhere").key(KEY).body(ByteStream::from(zip_of("other").0)).send();
+    let other = other.await.unwrap().version_id().unwrap().to_owned();
+    let test_event = serde_json::json!({
+        "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-25T12:00:00.000Z",
+        "Bucket": BUCKET, "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"
+    });
+    let records = serde_json::json!({ "Records": [
+        record_of("ObjectTagging:Put", BUCKET, KEY_IN_EVENT, &version),
+        record_of("ObjectRemoved:Delete", BUCKET, KEY_IN_EVENT, &version),
+        record_of("ObjectCreated:Put", "elsewhere", KEY_IN_EVENT, &other),
+    ]});
+    let api = RuntimeApi::start(vec![test_event.to_string(), records.to_string()]);
+    let mut deployer = start_deployer(&emu, &api, STACK);
+    let acknowledged = api.next_outcome();
+    let skipped = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    assert_eq!(acknowledged.kind, "response", "{}", acknowledged.body);
+    assert!(acknowledged.body.contains("\"test-event\":true"), "{}", acknowledged.body);
+    assert_eq!(skipped.kind, "response", "{}", skipped.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&skipped.body).unwrap()["released"], serde_json::json!([]));
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, live, "nothing re-pointed");
+    assert_eq!(c.stack_parameter(STACK, "ArtifactBucket").await, BUCKET);
+    assert_eq!(c.lambda_versions(FUNCTION).await.len(), 1, "nothing published: {}", launched.stderr);
+}
+
+// Fails without the refusal at start-up: INPUT_SOURCE packaged a local directory and uploaded it to
+// the uploaded key (on S3, another event: another release), and INPUT_ROLLBACK_TO turned every upload
+// into a rollback.
+#[tokio::test]
+async fn action_inputs_that_mean_nothing_for_an_upload_fail_every_invocation() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    launch(&emu, &c).await;
+    let before = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
+    let (zip, _) = zip_of("refused");
+    let version = put(&c, zip).await;
+    let objects = c.object_versions(BUCKET, KEY).await;
+    let api = RuntimeApi::start(vec![s3_event(KEY_IN_EVENT, &version)]);
+    let mut deployer =
+        start_deployer_with(&emu, &api, STACK, &[("INPUT_SOURCE", "/tmp"), ("INPUT_ROLLBACK_TO", "previous")]);
+    let failed = api.next_outcome();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    assert_eq!(failed.kind, "error", "{}", failed.body);
+    for input in ["source", "rollback-to"] {
+        assert!(
+            failed.body.contains(&format!("input `{input}`: is not used by the S3-triggered deployer")),
+            "{}",
+            failed.body
+        );
+    }
+    let after = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
+    assert_eq!(before, after, "nothing released");
+    assert_eq!(c.object_versions(BUCKET, KEY).await, objects, "nothing uploaded");
 }

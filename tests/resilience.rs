@@ -373,3 +373,25 @@ async fn expected_bucket_owner_is_enforced_by_the_emulator() {
         .unwrap();
     assert_eq!(c.object_versions(BUCKET, KEY).await.len(), 1);
 }
+
+// Fails without per-attempt and per-operation timeouts: an endpoint that accepts the connection and
+// never answers held the run, silently, for its whole `timeout` (90 minutes by default).
+#[tokio::test]
+async fn an_endpoint_that_never_answers_ends_the_run_with_the_call_named() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let proxy = Proxy::start(&emu.url, &["--every", "0", "--hold", "DescribeStacks=600"]);
+    let src = function_source("one");
+    let mut env = proxy.env(&emu);
+    env.extend(inputs(src.path(), &[]));
+    let started = Instant::now();
+    let r = run(&env, src.path());
+    let took = started.elapsed();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(took < Duration::from_secs(120), "the run took {took:?}");
+    assert!(r.stderr.contains("DescribeStacks site failed: no answer in time"), "{}", r.stderr);
+    assert!(r.stderr.contains("trying again (attempt 2 of 6)"), "the retries are logged: {}", r.stderr);
+    assert!(r.stderr.contains("AWS never answered"), "{}", r.stderr);
+    assert_eq!(c.stack_count().await, 0, "nothing was created");
+}

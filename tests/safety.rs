@@ -277,6 +277,26 @@ cases! {
         ..CASE
     };
 
+    // Fails without the check: an empty zip was deployed as a new live version.
+    source_empty_zip => Case {
+        setup: launched_with_empty_zip,
+        inputs: &[("INPUT_SOURCE", "{files}/empty.zip")],
+        expect: &["the zip", "empty.zip holds no files", "Give the zip the build made"],
+        ..CASE
+    };
+    // Fails without the URL check: the release published, then the check could not even be sent.
+    input_check_url_malformed => Case {
+        inputs: &[("INPUT_CHECK_URL", "/index page.html")],
+        expect: &["input `check-url`", "`/index page.html`: expected a path such as `/index.html`"],
+        ..CASE
+    };
+    // Fails without the limit: a duration near the top of its range overflowed the clock and aborted.
+    input_timeout_beyond_a_day => Case {
+        inputs: &[("INPUT_TIMEOUT", "18446744073709551615s")],
+        expect: &["input `timeout`", "is longer than 24h"],
+        ..CASE
+    };
+
     // The package.
     source_empty_directory => Case {
         setup: launched_with_empty_dir,
@@ -569,6 +589,14 @@ fn launched_with_empty_dir(cx: &Ctx) -> Fut<'_> {
         // `.git` is left out, so a directory holding only that is empty too.
         std::fs::create_dir_all(cx.files().join("empty/.git")).unwrap();
         std::fs::write(cx.files().join("empty/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    })
+}
+
+fn launched_with_empty_zip(cx: &Ctx) -> Fut<'_> {
+    Box::pin(async move {
+        cx.launch().await;
+        let empty = std::fs::File::create(cx.files().join("empty.zip")).unwrap();
+        zip::ZipWriter::new(empty).finish().unwrap();
     })
 }
 
