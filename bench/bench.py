@@ -459,8 +459,8 @@ def main() -> int:
          f"{(op_s - zp_s) / zp_s * 100:+.2f} %" if op_s else "", "no larger", verdict(bool(op_s) and op_s <= zp_s)),
         ("3d", f"Packaging {raw['small-files']['files']:,} small files ({raw['small-files']['bytes'] / MIB:.0f} MiB): "
                f"wall time (ours: whole dry run; n={runs})",
-         fmt_s(med(os_w)), f"{fmt_s(med(zs_w))} (`zip -X -r -6`)", f"{small_ratio:.2f}× (ours ÷ zip)",
-         "≤ 2× zip", verdict(small_ratio <= 2)),
+         fmt_s(med(os_w)), f"{fmt_s(med(zs_w))} (`zip -X -r -6`)", f"{small_ratio:.2f}× (zip ÷ ours)",
+         "at most 2× zip's time", verdict(small_ratio >= 0.5)),
         ("4a", f"Peak RSS, whole release, 100 KB package (n={runs})", fmt_mb(med(r100)), "", "",
          "< 40 MB", rss_verdict(r100, 40 * MB)),
         ("4b", f"Peak RSS, whole release, {rss['45m'][0]['zip_bytes'] / MB:.0f} MB package, 45 files of 1 MB (n={runs})",

@@ -12,7 +12,10 @@ use regex::Regex;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::inputs::default_of;
+use crate::inputs::Problems;
 use crate::log;
+use crate::poll::Poll;
 
 /// What to request and what must hold.
 #[derive(Debug, Clone)]
@@ -95,14 +98,15 @@ pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<S
     // Redirects are not followed: a redirect is an answer to check like any other.
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let started = Instant::now();
-    let deadline = started + spec.timeout;
-    let mut interval = Duration::from_secs(1);
+    // Edges pick up a new version at different moments: from a second apart, backing off to ten.
+    let poll = Poll::with(Duration::from_secs(1), Duration::from_secs(10), spec.timeout);
+    let mut interval = poll.first;
     let mut seen = Seen { url: url.clone(), ..Default::default() };
     loop {
         seen.tries += 1;
         let attempt = Seen { url: url.clone(), tries: seen.tries, ..Default::default() };
         let budget =
-            PER_REQUEST.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(100));
+            PER_REQUEST.min(poll.deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(100));
         seen = match tokio::time::timeout(
             budget,
             try_once(&client, spec, &cache_busted(&url, seen.tries), attempt.clone()),
@@ -117,12 +121,9 @@ pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<S
             return Ok(Ok(seen));
         }
         log::info(&format!("check: {}", seen.describe()));
-        let now = Instant::now();
-        if now + interval >= deadline {
+        if !poll.pause(&mut interval).await {
             return Ok(Err(seen));
         }
-        tokio::time::sleep(interval).await;
-        interval = interval.mul_f64(1.5).min(Duration::from_secs(10));
     }
 }
 
@@ -185,6 +186,80 @@ where
         seen.body_start = String::from_utf8_lossy(&body).chars().take(BODY_SHOWN).collect();
     }
     seen
+}
+
+/// The check's expectations, each compiled now so that a malformed one fails before any write.
+pub(crate) fn spec(
+    p: &mut Problems,
+    url: Option<String>,
+    status: Option<String>,
+    header: Option<String>,
+    body: Option<String>,
+    timeout: Option<String>,
+) -> Option<CheckSpec> {
+    let Some(url) = url.map(|u| u.trim().to_owned()) else {
+        // The GitHub runner passes every declared input with its default: only a value of the
+        // user's own counts as given.
+        for (input, given) in
+            [("check-status", &status), ("check-header", &header), ("check-body", &body), ("check-timeout", &timeout)]
+        {
+            if given.as_deref().is_some_and(|v| v.trim() != default_of(input)) {
+                p.push(input, "needs `check-url`, the URL to check");
+            }
+        }
+        return None;
+    };
+    if let Err(problem) = valid_check_url(&url) {
+        p.push("check-url", problem);
+    }
+    let status_text = status.unwrap_or_else(|| default_of("check-status").to_owned());
+    let status = match status_text.trim().parse::<u16>() {
+        Ok(s) if (100..=599).contains(&s) => s,
+        _ => {
+            p.push("check-status", format!("`{}` is not an HTTP status (100 to 599)", status_text.trim()));
+            0
+        }
+    };
+    let mut headers = Vec::new();
+    for line in header.as_deref().unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((name, pattern)) = line.split_once(':') else {
+            p.push("check-header", format!("`{line}` is not `Name: regex` (such as `x-edge-release: ^release-2$`)"));
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+            p.push("check-header", format!("`{name}` in `{line}` is not a header name"));
+            continue;
+        }
+        match regex::Regex::new(pattern.trim()) {
+            Ok(r) => headers.push((name.to_ascii_lowercase(), r)),
+            Err(e) => p.push("check-header", format!("the regex in `{line}` does not compile: {e}")),
+        }
+    }
+    let body = body.and_then(|b| match regex::Regex::new(b.trim()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            p.push("check-body", format!("the regex does not compile: {e}"));
+            None
+        }
+    });
+    let timeout = p.duration("check-timeout", timeout);
+    Some(CheckSpec { url, status, headers, body, timeout })
+}
+
+/// A path on the distribution's domain, or a full http(s) URL with a host, that parses as a request
+/// URI: spaces and control characters are refused now, not after the release.
+fn valid_check_url(url: &str) -> Result<(), String> {
+    let expected = "expected a path such as `/index.html` or a full http(s):// URL (spaces and other characters outside a URL percent-encoded)";
+    if url.starts_with('/') {
+        return hyper::http::uri::PathAndQuery::try_from(url)
+            .map(|_| ())
+            .map_err(|_| format!("`{}`: {expected}", url.escape_debug()));
+    }
+    match url.parse::<hyper::Uri>() {
+        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(format!("`{}`: {expected}", url.escape_debug())),
+    }
 }
 
 /// Up to `limit` bytes of a body, and whether that was all of it.

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
 use crate::error::{Error, InputProblem, Result};
-use crate::report::Outputs;
-use crate::{inputs, log, poll, release};
+use crate::{inputs, log, run, settings};
 
 /// Time kept back from the invocation's deadline, so that a slow release still ends with an error
 /// the runtime can report, rather than being killed mid-wait.
@@ -148,7 +147,7 @@ pub async fn handle(clients: &Clients, deployer: &Deployer, event: &Value, deadl
         };
         let mut vars = deployer.env.clone();
         vars.push(("INPUT_FUNCTION_NAME".into(), function.clone().into()));
-        let settings = inputs::validate_as(inputs::read(vars)?.0, true)?;
+        let settings = settings::validate_object(inputs::read(vars)?.0)?;
         let owner = settings.expected_bucket_owner.as_deref();
         match artifact::newest_version(&clients.s3, &object.bucket, owner, &object.key).await? {
             Some(newest) if newest == object.version_id => {}
@@ -171,25 +170,13 @@ pub async fn handle(clients: &Clients, deployer: &Deployer, event: &Value, deadl
             object.bucket, object.key, object.version_id
         ));
         let timeout = settings.timeout.min(time_left(deadline, SystemTime::now()));
-        let poll = poll::Poll::new(timeout);
-        let mut phases = release::Phases::default();
-        let mut out = Outputs::default();
-        let result = match tokio::time::timeout(
-            timeout + poll::BACKSTOP_GRACE,
-            release::run(&settings, clients, &poll, &mut phases, &mut out, Some(object), &Default::default()),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(poll.timed_out(phases.current().unwrap_or("the release"), "the invocation's time")),
-        };
-        phases.end();
-        if let Err(e) = result {
-            crate::fail(&e, &function, Some(&out), &phases.timings);
+        let ended = run::release(&settings, clients, Some(object), timeout, None).await;
+        if let Err(e) = ended.result {
+            run::fail(&e, &function, Some(&ended.outputs), &ended.timings);
             return Err(e);
         }
-        log::info(&out.to_json());
-        released.push(serde_json::from_str::<Value>(&out.to_json()).unwrap_or(Value::Null));
+        log::info(&ended.outputs.to_json());
+        released.push(serde_json::from_str::<Value>(&ended.outputs.to_json()).unwrap_or(Value::Null));
     }
     Ok(json!({ "released": released }))
 }
@@ -228,7 +215,7 @@ pub fn decode_key(key: &str) -> Option<String> {
 /// `<prefix><function-name>.zip` → the function name.
 pub fn function_of(prefix: &str, key: &str) -> Option<String> {
     let name = key.strip_prefix(prefix)?.strip_suffix(".zip")?;
-    inputs::valid_function_name(name).is_ok().then(|| name.to_owned())
+    settings::valid_function_name(name).is_ok().then(|| name.to_owned())
 }
 
 #[cfg(test)]

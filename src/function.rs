@@ -16,6 +16,13 @@ const MAX_EPHEMERAL_MB: i32 = 512;
 /// The restrictions, as the fix for any of them says.
 const EDGE_FIX: &str = "Change the function's configuration (in its template) to meet Lambda@Edge's restrictions: no environment variables, layers, VPC or dead-letter queue; no X-Ray active tracing, provisioned concurrency or customer-managed KMS key; at most 512 MB of ephemeral storage; runtime updates on Auto; x86_64; a Node.js or Python runtime.";
 
+impl FunctionInfo {
+    /// The version's number; 0 for `$LATEST`.
+    pub fn number(&self) -> u64 {
+        self.version.parse().unwrap_or(0)
+    }
+}
+
 /// What a release needs to know of a function (or of one of its versions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
@@ -280,34 +287,25 @@ pub async fn publish(lambda: &Client, poll: &Poll, name: &str, latest: &Function
     })
 }
 
-/// The newest published version whose code hash is `code_sha256`: reused rather than published again
-/// when a run was stopped between publishing and the stack update.
-pub async fn find_published(lambda: &Client, name: &str, code_sha256: &str) -> Result<Option<FunctionInfo>> {
-    let mut pages = lambda.list_versions_by_function().function_name(name).into_paginator().items().send();
-    let mut best: Option<(u64, FunctionInfo)> = None;
-    while let Some(item) = pages.next().await {
-        let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
-        let Some(n) = c.version().and_then(|v| v.parse::<u64>().ok()) else { continue };
-        // A version Lambda failed to create can never serve: publish anew rather than reuse it.
-        if c.state() == Some(&State::Failed) {
-            continue;
-        }
-        if c.code_sha256() == Some(code_sha256) && best.as_ref().is_none_or(|(b, _)| n > *b) {
-            best = Some((n, function_info!(&c)));
-        }
-    }
-    Ok(best.map(|(_, f)| f))
-}
-
-/// The numbers of every published version of the function.
-pub async fn published_numbers(lambda: &Client, name: &str) -> Result<Vec<u64>> {
+/// Every published version of the function (not `$LATEST`), oldest first: for reusing a version
+/// published from the same code, for `rollback-to`, and for the code the live version runs.
+pub async fn versions(lambda: &Client, name: &str) -> Result<Vec<FunctionInfo>> {
     let mut pages = lambda.list_versions_by_function().function_name(name).into_paginator().items().send();
     let mut out = Vec::new();
     while let Some(item) = pages.next().await {
         let c = item.map_err(aws(format!("ListVersionsByFunction {name}")))?;
-        out.extend(c.version().and_then(|v| v.parse::<u64>().ok()));
+        if c.version().is_some_and(|v| v.parse::<u64>().is_ok()) {
+            out.push(function_info!(&c));
+        }
     }
+    out.sort_by_key(|v| v.number());
     Ok(out)
+}
+
+/// The newest version published from this code that Lambda did not fail to create: reused rather
+/// than published again when a run stopped between publishing and its stack update.
+pub fn published_from<'a>(versions: &'a [FunctionInfo], code_sha256: &str) -> Option<&'a FunctionInfo> {
+    versions.iter().rev().find(|v| v.code_sha256 == code_sha256 && !v.failed)
 }
 
 /// `arn:...:function:NAME:7` → Some("7"); an unqualified ARN, `$LATEST` or an alias → None.

@@ -53,8 +53,9 @@ async fn run() -> i32 {
 /// tripled peak memory on large trees (bench/, row 4d): a fixed threshold hands large buffers back
 /// at once. It sits above a compressor's state (a few hundred KiB, one per file), which would
 /// otherwise be mapped and unmapped for every file: 20,000 small files took 2.9 s instead of 0.3 s
-/// (row 3c). A fixed threshold also stops glibc from adapting its trim threshold; trimming the
-/// arenas only past 4 MiB keeps them from shrinking and growing again at every file.
+/// (row 3d). A fixed threshold also stops glibc from adapting its trim threshold; trimming the
+/// arenas only past 4 MiB keeps them from shrinking and growing again at every file, and packaging
+/// trims them between batches instead (`package.rs`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn return_freed_memory() {
     // SAFETY: mallopt only sets tuning parameters of the allocator, before any other thread exists.

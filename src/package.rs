@@ -113,6 +113,14 @@ pub struct Package {
     pub files: usize,
 }
 
+#[cfg(test)]
+impl Package {
+    /// A package as the plan sees it: its hash and size, no file.
+    pub(crate) fn stub(code_sha256: &str, size: u64) -> Package {
+        Package { path: PathBuf::from("/dev/null"), _temp: None, size, code_sha256: code_sha256.into(), files: 1 }
+    }
+}
+
 /// A regular file found in the source, with its name in the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
@@ -298,7 +306,10 @@ fn write_zip(entries: &[Entry], file: File, stop: &Stop) -> Result<()> {
     };
     let out = Guarded { inner: BufWriter::new(file), written: written.clone(), stop: stop.clone() };
     let mut zip = ZipWriter::new(out);
-    for batch in batches(entries) {
+    for (i, batch) in batches(entries).into_iter().enumerate() {
+        if i > 0 {
+            return_freed_memory();
+        }
         // In archive order: runs of small files compressed in parallel, each large one streamed.
         for run in batch.chunk_by(|a, b| (a.len > STREAMED_BYTES) == (b.len > STREAMED_BYTES)) {
             if run[0].len > STREAMED_BYTES {
@@ -330,6 +341,21 @@ fn write_zip(entries: &[Entry], file: File, stop: &Stop) -> Result<()> {
     zip.finish().map_err(|e| fail("writing the zip".into(), zip_err(e), done))?;
     Ok(())
 }
+
+/// Hands the memory the last batch freed back to the system. The allocator keeps a compressor's
+/// per-file state (a few hundred KiB) in its arenas, which makes many small files cheap (see
+/// `main.rs`), but the arenas then hold on to what a batch freed: trimming them between batches
+/// keeps a 110 MiB tree's peak near 63 MiB instead of 128 (bench/, row 4d).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    // SAFETY: malloc_trim only releases free memory; it takes the allocator's locks itself.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}
 
 fn batches(entries: &[Entry]) -> Vec<&[Entry]> {
     let mut out = Vec::new();

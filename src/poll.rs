@@ -36,7 +36,24 @@ impl Poll {
         // The cap bounds how late completion is noticed: a CloudFront deploy takes minutes, so the
         // wait for the next poll is spread evenly up to the cap (median half of it). Two seconds
         // keeps that under the 2 s target at about 30 GetDistribution calls a minute.
-        Poll { first: Duration::from_secs(1), cap: Duration::from_secs(2), deadline: Instant::now() + timeout, timeout }
+        Self::with(Duration::from_secs(1), Duration::from_secs(2), timeout)
+    }
+
+    /// Looks from `first` apart, backing off by half each time up to `cap`, until `timeout`.
+    pub fn with(first: Duration, cap: Duration, timeout: Duration) -> Self {
+        Poll { first, cap, deadline: Instant::now() + timeout, timeout }
+    }
+
+    /// Sleeps until the next look (the interval, or what is left before the deadline) and grows
+    /// the interval for the one after. False once the deadline has passed: no more looks.
+    pub async fn pause(&self, interval: &mut Duration) -> bool {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep((*interval).min(self.deadline - now)).await;
+        *interval = interval.mul_f64(1.5).min(self.cap);
+        true
     }
 
     /// Calls `look` until it is done. A transient AWS error (throttling, 5xx, a dropped connection)
@@ -64,24 +81,16 @@ impl Poll {
                 }
                 Err(e) => return Err(e),
             }
-            let now = Instant::now();
-            if now >= self.deadline {
+            if !self.pause(&mut interval).await {
                 return Err(self.timed_out(what, &last));
             }
-            tokio::time::sleep(interval.min(self.deadline - now)).await;
-            interval = interval.mul_f64(1.5).min(self.cap);
         }
     }
 
     /// Millisecond polls, for tests that must not sleep.
     #[cfg(test)]
     pub(crate) fn fast(timeout: Duration) -> Self {
-        Poll {
-            first: Duration::from_millis(1),
-            cap: Duration::from_millis(4),
-            deadline: Instant::now() + timeout,
-            timeout,
-        }
+        Self::with(Duration::from_millis(1), Duration::from_millis(4), timeout)
     }
 
     pub fn timed_out(&self, what: &str, last: &str) -> Error {

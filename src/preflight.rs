@@ -1,30 +1,53 @@
-//! Preflight: the look-ups and checks made before anything is written. Every problem found is
-//! collected, so that one run reports them all (exit 2, nothing changed).
+//! Preflight: everything a run needs to know, read before anything is written. Packaging and the
+//! independent look-ups run in parallel; a problem that would stop the run (a missing bucket, a
+//! function Lambda@Edge cannot run) is kept with the others, so that one run reports them all. The
+//! plan (`plan.rs`) then decides from what was found, with no AWS call of its own.
 
-use crate::artifact;
+use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
 use crate::distribution::{self, DistributionInfo};
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
-use crate::inputs::{Settings, TemplateSource};
 use crate::log;
 use crate::package::{self, Package};
 use crate::poll::Poll;
-use crate::stack::{self, StackInfo, Template, TemplateInfo};
+use crate::settings::{Mode, Settings, TemplateSource};
+use crate::stack::{self, StackInfo};
+use crate::template::{self, Template, TemplateInfo};
 
 pub const DISTRIBUTION_TYPE: &str = "AWS::CloudFront::Distribution";
 
-/// Lambda@Edge's limit for functions serving viewer events, in older editions of the quotas page;
-/// worth a warning, since a viewer function that large is slow at every request.
-const VIEWER_WARN_BYTES: u64 = 1024 * 1024;
-
-/// Problems found so far.
+/// What the run learned before writing anything.
 #[derive(Default)]
-pub struct Preflight(Vec<Error>);
+pub struct Found {
+    /// The packaged code (release mode).
+    pub package: Option<Package>,
+    /// The stack, once no operation is in progress on it.
+    pub stack: Option<StackInfo>,
+    /// The function's `$LATEST`.
+    pub function: Option<FunctionInfo>,
+    /// The template as given, or the stack's own.
+    pub template: Template,
+    /// What that template declares; None when it could not be read (a problem says why) or is not
+    /// needed (a stack that cannot be updated).
+    pub summary: Option<TemplateInfo>,
+    /// The distribution to wait for: `distribution-id`, or the stack's own.
+    pub distribution: Option<(String, DistributionInfo)>,
+    /// Every published version of the function, with its code hash and state.
+    pub versions: Vec<FunctionInfo>,
+    /// An object version under the artifact key that holds exactly the packaged code.
+    pub object: Option<Artifact>,
+    /// The deployer's uploaded object version.
+    pub upload: Option<Artifact>,
+    /// What the release changes besides the version (read only for `rollback-on-failure`).
+    pub other_changes: Vec<String>,
+    /// Problems that stop the run before any write, found while looking.
+    pub problems: Vec<Error>,
+}
 
-impl Preflight {
+impl Found {
     /// Keeps a precondition failure for the report and goes on; any other error ends the run.
-    pub fn take<T>(&mut self, r: Result<T>) -> Result<Option<T>> {
+    fn take<T>(&mut self, r: Result<T>) -> Result<Option<T>> {
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_precondition() => {
@@ -37,83 +60,131 @@ impl Preflight {
 
     pub fn push(&mut self, e: Error) {
         match e {
-            Error::Preflight(all) => self.0.extend(all),
-            e => self.0.push(e),
-        }
-    }
-
-    /// Called before the first write.
-    pub fn finish(mut self) -> Result<()> {
-        match self.0.len() {
-            0 => Ok(()),
-            1 => Err(self.0.remove(0)),
-            _ => Err(Error::Preflight(self.0)),
+            Error::Preflight(all) => self.problems.extend(all),
+            e => self.problems.push(e),
         }
     }
 }
 
-/// What the run learned before writing anything.
-pub struct Found {
-    pub package: Option<Package>,
-    pub stack: Option<StackInfo>,
-    pub function: Option<FunctionInfo>,
-    pub template: Template,
-}
-
-/// Packaging and the independent look-ups, in parallel.
+/// Packaging and the look-ups, in two rounds: what needs nothing (the package, the stack, the
+/// function, the bucket, the template), then what needs the first round's answers.
 pub async fn look_up(
-    s: &Settings,
-    c: &Clients,
+    settings: &Settings,
+    clients: &Clients,
     poll: &Poll,
-    pf: &mut Preflight,
     stop: &package::Stop,
+    upload: Option<Artifact>,
 ) -> Result<Found> {
-    let source = s.source.clone();
+    let source = settings.source().map(|p| p.to_path_buf());
     let stop = stop.clone();
     let packaging = tokio::task::spawn_blocking(move || source.map(|src| package::package(&src, &stop)).transpose());
-    let owner = s.expected_bucket_owner.as_deref();
+    let owner = settings.expected_bucket_owner.as_deref();
     let (package, stack, function, bucket, template) = tokio::join!(
         async {
             packaging.await.map_err(|e| {
                 Error::failed(format!("packaging stopped: {e}"), "Run again; report a bug if it repeats.")
             })?
         },
-        stack::describe(&c.cloudformation, &s.stack_name),
-        function::get(&c.lambda, &s.function_name),
+        stack::describe(&clients.cloudformation, &settings.stack_name),
+        function::get(&clients.lambda, &settings.function_name),
         async {
-            match s.rollback_to {
-                Some(_) => Ok(()),
-                None => artifact::check_bucket(&c.s3, &s.artifact_bucket, owner).await,
+            match settings.mode {
+                Mode::Rollback(_) => Ok(()),
+                _ => artifact::check_bucket(&clients.s3, &settings.artifact_bucket, owner).await,
             }
         },
-        load_template(s),
+        load_template(settings),
     );
-    let package = pf.take(package)?.flatten();
-    pf.take(bucket)?;
-    let template = pf.take(template)?.unwrap_or(Template::Previous);
-    let function = function?;
-    let mut stack = stack?;
-    if let Some(st) = &stack {
-        if stack::is_in_progress(&st.status) {
+    let mut found = Found { upload, ..Found::default() };
+    found.package = found.take(package)?.flatten();
+    let bucket_ok = found.take(bucket)?.is_some();
+    found.template = found.take(template)?.unwrap_or(Template::Previous);
+    found.function = function?;
+    found.stack = match stack? {
+        Some(st) if st.status.is_in_progress() => {
             log::warn(&format!(
                 "stack {} is in {}: another operation (perhaps another release) is running; waiting for it to finish first",
-                s.stack_name, st.status
+                settings.stack_name, st.status
             ));
-            stack = stack::settle(&c.cloudformation, poll, &s.stack_name).await?;
+            stack::settle(&clients.cloudformation, poll, &settings.stack_name).await?
         }
+        other => other,
+    };
+    if let Some(p) = &found.package {
+        log::info(&format!("packaged {} file(settings): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
     }
-    if let Some(f) = &function {
-        for problem in function::check_edge_rules(&c.lambda, &c.iam, f, &s.function_name).await? {
-            pf.push(problem);
-        }
+
+    // A stack that cannot be updated explains everything else that looks wrong (its function may
+    // have rolled back with it): the plan says so alone, and nothing more is looked up for it.
+    let updatable = found.stack.as_ref().is_none_or(|st| !st.status.is_dead_end() || recreating(settings, st));
+    if !updatable {
+        return Ok(found);
     }
-    Ok(Found { package, stack, function, template })
+    let stack_id = found.stack.as_ref().filter(|st| !recreating(settings, st)).map(|st| st.id.clone());
+    let sha = found.package.as_ref().map(|p| p.code_sha256.clone());
+    // Without a template, a stack to be created has none to read: the plan says so.
+    let summarized = match (&found.template, &found.stack) {
+        (Template::Previous, None) => false,
+        (Template::Previous, Some(st)) => !recreating(settings, st),
+        _ => true,
+    };
+    let (summary, rules, distribution, versions, object, other_changes) = tokio::join!(
+        async {
+            match summarized {
+                true => {
+                    template::summarize(&clients.cloudformation, &found.template, &settings.stack_name).await.map(Some)
+                }
+                false => Ok(None),
+            }
+        },
+        async {
+            match &found.function {
+                Some(f) => function::check_edge_rules(&clients.lambda, &clients.iam, f, &settings.function_name).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        find_distribution(settings, clients, stack_id.as_deref()),
+        async {
+            match &found.function {
+                Some(_) => function::versions(&clients.lambda, &settings.function_name).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match (&sha, bucket_ok) {
+                (Some(sha), true) => {
+                    artifact::find_zip(&clients.s3, &settings.artifact_bucket, owner, &settings.artifact_key(), sha)
+                        .await
+                }
+                _ => Ok(None),
+            }
+        },
+        async {
+            match (&found.stack, settings.check.is_some() && settings.rollback_on_failure) {
+                (Some(st), true) => other_changes(settings, clients, &found.template, st).await,
+                _ => Ok(Vec::new()),
+            }
+        },
+    );
+    found.summary = found.take(summary)?.flatten();
+    for problem in rules? {
+        found.push(problem);
+    }
+    found.distribution = found.take(distribution)?.flatten();
+    found.versions = versions?;
+    found.object = object?;
+    found.other_changes = found.take(other_changes)?.unwrap_or_default();
+    Ok(found)
+}
+
+fn recreating(settings: &Settings, st: &StackInfo) -> bool {
+    settings.recreate_failed_stack && st.status.is_failed_launch() && matches!(settings.mode, Mode::Release { .. })
 }
 
 /// The template as given: inline when small, else to be uploaded to the artifact bucket once preflight
 /// has passed (CloudFormation takes at most 51,200 bytes inline), or the stack's previous one.
-async fn load_template(s: &Settings) -> Result<Template> {
-    match &s.template {
+async fn load_template(settings: &Settings) -> Result<Template> {
+    match &settings.template {
         None => Ok(Template::Previous),
         Some(TemplateSource::Url(u)) => Ok(Template::Url(u.clone())),
         Some(TemplateSource::File(path)) => {
@@ -125,104 +196,101 @@ async fn load_template(s: &Settings) -> Result<Template> {
                     "Save the template as UTF-8 YAML or JSON.",
                 )
             })?;
-            if text.len() <= stack::MAX_INLINE_TEMPLATE {
+            if text.len() <= template::MAX_INLINE_TEMPLATE {
                 return Ok(Template::Body(text));
             }
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("template");
-            Ok(Template::Large { body: text, key: format!("{}{}.{ext}", s.artifact_prefix, s.stack_name) })
+            Ok(Template::Large {
+                body: text,
+                key: format!("{}{}.{ext}", settings.artifact_prefix, settings.stack_name),
+            })
         }
     }
 }
 
-/// After preflight: a large template goes to the artifact bucket, and CloudFormation reads it there.
-pub async fn upload_large_template(s: &Settings, c: &Clients, template: &Template) -> Result<Template> {
-    let Template::Large { body, key } = template else { return Ok(template.clone()) };
-    log::info(&format!(
-        "the template is {} bytes, over 51,200: uploading it to s3://{}/{key}",
-        body.len(),
-        s.artifact_bucket
-    ));
-    let owner = s.expected_bucket_owner.as_deref();
-    let url =
-        artifact::upload_template(&c.s3, c.custom_endpoint.as_deref(), &s.artifact_bucket, owner, key, body.clone())
-            .await?;
-    Ok(Template::Url(url))
+/// The distribution to wait for: the input, or the stack's only distribution (None for a stack
+/// that does not exist yet: the first launch finds it once created).
+pub async fn find_distribution(
+    settings: &Settings,
+    clients: &Clients,
+    stack_id: Option<&str>,
+) -> Result<Option<(String, DistributionInfo)>> {
+    let id = match (&settings.distribution_id, stack_id) {
+        (Some(id), _) => id.clone(),
+        (None, None) => return Ok(None),
+        (None, Some(stack_id)) => {
+            let found = stack::resources_of_type(&clients.cloudformation, stack_id, DISTRIBUTION_TYPE).await?;
+            match found.as_slice() {
+                [] if settings.wait => return Err(no_distribution(settings)),
+                [] => return Ok(None),
+                [(_, id)] => id.clone(),
+                many => {
+                    return Err(Error::precondition(
+                        format!("stack {} has {} distributions", settings.stack_name, many.len()),
+                        "Set `distribution-id` to the one that runs the function.",
+                    ))
+                }
+            }
+        }
+    };
+    let info = distribution::get(&clients.cloudfront, &id).await?;
+    Ok(Some((id, info)))
 }
 
-/// The template must declare the first-launch and version parameters the tool sets.
-pub fn require_parameters(s: &Settings, info: &TemplateInfo) -> Result<()> {
-    let missing: Vec<&str> = [s.first_launch_parameter.as_str(), s.version_parameter.as_str()]
-        .into_iter()
-        .filter(|p| !info.declares(p))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::precondition(
-        format!("the template declares no parameter {}", missing.join(" or ")),
-        "Declare the first-launch and version parameters in the template (see examples/template.yaml), or name yours with `first-launch-parameter` and `version-parameter`.",
-    ))
-}
-
-/// The template's capabilities must be among `capabilities` (CAPABILITY_NAMED_IAM covers
-/// CAPABILITY_IAM), or CloudFormation refuses the operation after the upload and the publish.
-pub fn require_capabilities(s: &Settings, info: &TemplateInfo) -> Result<()> {
-    let given =
-        |c: &str| s.capabilities.iter().any(|g| g == c || (c == "CAPABILITY_IAM" && g == "CAPABILITY_NAMED_IAM"));
-    let missing: Vec<&str> = info.capabilities.iter().map(String::as_str).filter(|c| !given(c)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::precondition(
-        format!("the template needs {}, which `capabilities` does not give", missing.join(" and ")),
-        format!("Add {} to `capabilities` (comma-separated).", missing.join(", ")),
-    ))
-}
-
-pub fn no_distribution(s: &Settings) -> Error {
+pub fn no_distribution(settings: &Settings) -> Error {
     Error::precondition(
-        format!("stack {} has no AWS::CloudFront::Distribution, and `distribution-id` is not set", s.stack_name),
+        format!("stack {} has no AWS::CloudFront::Distribution, and `distribution-id` is not set", settings.stack_name),
         "Set `distribution-id` to the distribution that runs the function, or `wait: false` to skip waiting and verifying.",
     )
 }
 
-/// The distribution to wait for: the input, or the stack's only distribution.
-pub async fn find_distribution(s: &Settings, c: &Clients, stack_id: &str) -> Result<Option<String>> {
-    if let Some(id) = &s.distribution_id {
-        return Ok(Some(id.clone()));
+/// What a release with these inputs changes in the stack besides the version and the code's object:
+/// the template when it differs from the stack's, and each given parameter whose value differs.
+async fn other_changes(
+    settings: &Settings,
+    clients: &Clients,
+    template: &Template,
+    st: &StackInfo,
+) -> Result<Vec<String>> {
+    let mut changes = Vec::new();
+    let given = match template {
+        Template::Body(body) | Template::Large { body, .. } => Some(body),
+        Template::Url(_) => {
+            changes.push("the template (given by URL, which this run does not compare)".to_owned());
+            None
+        }
+        Template::Previous => None,
+    };
+    if let Some(body) = given {
+        if !template::same_template(&template::template_body(&clients.cloudformation, &st.id).await?, body) {
+            changes.push("the template".to_owned());
+        }
     }
-    let found = stack::resources_of_type(&c.cloudformation, stack_id, DISTRIBUTION_TYPE).await?;
-    match found.as_slice() {
-        [] if s.wait => Err(no_distribution(s)),
-        [] => Ok(None),
-        [(_, id)] => Ok(Some(id.clone())),
-        many => Err(Error::precondition(
-            format!("stack {} has {} distributions", s.stack_name, many.len()),
-            "Set `distribution-id` to the one that runs the function.",
-        )),
+    for (key, value) in &settings.parameters {
+        if st.parameter(key) != Some(value.as_str()) {
+            changes.push(format!("parameter {key}"));
+        }
     }
+    Ok(changes)
 }
 
-/// The version of the function that the distribution runs now (or, without a distribution, the
-/// one the stack's version parameter names).
-pub fn live_version(s: &Settings, st: &StackInfo, d: Option<&DistributionInfo>, function_arn: &str) -> Option<String> {
-    let from_distribution = d.and_then(|d| {
-        let mut arns: Vec<String> =
-            distribution::versions_of(d, function_arn).into_iter().map(|a| a.arn.clone()).collect();
-        arns.dedup();
-        (arns.len() == 1).then(|| arns.remove(0))
-    });
-    from_distribution
-        .or_else(|| st.parameter(&s.version_parameter).filter(|v| function::version_of(v).is_some()).map(str::to_owned))
-}
-
-/// Warns when a viewer-event function's package is large.
-pub fn warn_viewer_size(d: &DistributionInfo, function_arn: &str, package: &Package) {
-    let viewer = distribution::versions_of(d, function_arn).iter().any(|a| a.event_type.starts_with("viewer"));
-    if viewer && package.size > VIEWER_WARN_BYTES {
-        log::warn(&format!(
-            "the package is {} bytes and the function serves a viewer event: viewer functions were limited to 1 MB, and every byte adds to cold starts at each request",
-            package.size
-        ));
-    }
+/// After preflight: a large template goes to the artifact bucket, and CloudFormation reads it there.
+pub async fn upload_large_template(settings: &Settings, clients: &Clients, template: &Template) -> Result<Template> {
+    let Template::Large { body, key } = template else { return Ok(template.clone()) };
+    log::info(&format!(
+        "the template is {} bytes, over 51,200: uploading it to s3://{}/{key}",
+        body.len(),
+        settings.artifact_bucket
+    ));
+    let owner = settings.expected_bucket_owner.as_deref();
+    let url = artifact::upload_template(
+        &clients.s3,
+        clients.custom_endpoint.as_deref(),
+        &settings.artifact_bucket,
+        owner,
+        key,
+        body.clone(),
+    )
+    .await?;
+    Ok(Template::Url(url))
 }

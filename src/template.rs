@@ -1,16 +1,155 @@
-//! Template: what a stack template declares, read here when it is too large for CloudFormation's
-//! GetTemplateSummary inline (51,200 bytes). That call would need the template in S3 first, which is
-//! a write before preflight has passed; the parameters and resource types are all preflight needs.
+//! Template: where the stack's template comes from and what it declares (parameters, resource types,
+//! capabilities). CloudFormation's GetTemplateSummary tells, except for a template over 51,200 bytes,
+//! which it reads only from S3: that one is read here, so that nothing is uploaded before preflight
+//! has passed.
 
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::Client;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::error::{Error, Result};
-use crate::stack::TemplateInfo;
+use crate::error::{aws, Error, Result};
+use crate::settings::Settings;
+
+/// Templates larger than this cannot be sent inline (TemplateBody); they go through S3.
+pub const MAX_INLINE_TEMPLATE: usize = 51_200;
+
+/// Where the template for an operation comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Template {
+    Body(String),
+    Url(String),
+    /// A template over [`MAX_INLINE_TEMPLATE`] bytes, which CloudFormation reads only from S3: it is
+    /// summarized here and uploaded once preflight has passed (see [`crate::artifact::upload_template`]).
+    Large {
+        body: String,
+        key: String,
+    },
+    /// The stack's current template.
+    #[default]
+    Previous,
+}
+
+/// What the template declares: its parameters (with defaults) and resource types.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateInfo {
+    pub parameters: Vec<(String, Option<String>)>,
+    /// AllowedValues of the parameters that declare them.
+    pub allowed: Vec<(String, Vec<String>)>,
+    pub resource_types: Vec<String>,
+    /// The capabilities CloudFormation will ask for (CAPABILITY_IAM for IAM resources, ...).
+    pub capabilities: Vec<String>,
+}
+
+impl TemplateInfo {
+    pub fn declares(&self, key: &str) -> bool {
+        self.parameters.iter().any(|(k, _)| k == key)
+    }
+
+    pub fn has_resource(&self, kind: &str) -> bool {
+        self.resource_types.iter().any(|t| t == kind)
+    }
+}
+
+/// Asks CloudFormation what the template declares (so only declared parameters are passed). A
+/// template too large to send inline is read here instead, so that nothing is uploaded before
+/// preflight has passed.
+pub async fn summarize(cfn: &Client, template: &Template, stack_name: &str) -> Result<TemplateInfo> {
+    let req = cfn.get_template_summary();
+    let req = match template {
+        Template::Body(b) => req.template_body(b),
+        Template::Url(u) => req.template_url(u),
+        Template::Large { body, .. } => return summarize_text(body),
+        Template::Previous => req.stack_name(stack_name),
+    };
+    let out = req.send().await.map_err(|e| {
+        if e.code() == Some("ValidationError") {
+            let msg = e.message().unwrap_or_default().to_owned();
+            Error::precondition(
+                format!("CloudFormation rejects the template: {msg}"),
+                "Fix the template (cfn-lint finds most problems locally) and run again.",
+            )
+        } else {
+            aws("GetTemplateSummary")(e)
+        }
+    })?;
+    Ok(TemplateInfo {
+        parameters: out
+            .parameters()
+            .iter()
+            .map(|p| (p.parameter_key().unwrap_or_default().to_owned(), p.default_value().map(str::to_owned)))
+            .collect(),
+        allowed: out
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                let values = p.parameter_constraints()?.allowed_values();
+                (!values.is_empty()).then(|| (p.parameter_key().unwrap_or_default().to_owned(), values.to_vec()))
+            })
+            .collect(),
+        resource_types: out.resource_types().to_vec(),
+        capabilities: out.capabilities().iter().map(|c| c.as_str().to_owned()).collect(),
+    })
+}
+
+/// The template the stack runs now, as it was submitted.
+pub async fn template_body(cfn: &Client, stack: &str) -> Result<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(stack)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+        .map_err(aws(format!("GetTemplate {stack}")))?;
+    Ok(out.template_body().unwrap_or_default().to_owned())
+}
+
+/// Whether two template texts are the same template: byte for byte, or as JSON values (CloudFormation
+/// may give a JSON template back formatted differently from how it was sent).
+pub fn same_template(a: &str, b: &str) -> bool {
+    if a.trim() == b.trim() {
+        return true;
+    }
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The template must declare the first-launch and version parameters the tool sets.
+pub fn require_parameters(settings: &Settings, info: &TemplateInfo) -> Result<()> {
+    let missing: Vec<&str> = [settings.first_launch_parameter.as_str(), settings.version_parameter.as_str()]
+        .into_iter()
+        .filter(|p| !info.declares(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        format!("the template declares no parameter {}", missing.join(" or ")),
+        "Declare the first-launch and version parameters in the template (see examples/template.yaml), or name yours with `first-launch-parameter` and `version-parameter`.",
+    ))
+}
+
+/// The template's capabilities must be among `capabilities` (CAPABILITY_NAMED_IAM covers
+/// CAPABILITY_IAM), or CloudFormation refuses the operation after the upload and the publish.
+pub fn require_capabilities(settings: &Settings, info: &TemplateInfo) -> Result<()> {
+    let given = |c: &str| {
+        settings.capabilities.iter().any(|g| g == c || (c == "CAPABILITY_IAM" && g == "CAPABILITY_NAMED_IAM"))
+    };
+    let missing: Vec<&str> = info.capabilities.iter().map(String::as_str).filter(|c| !given(c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        format!("the template needs {}, which `capabilities` does not give", missing.join(" and ")),
+        format!("Add {} to `capabilities` (comma-separated).", missing.join(", ")),
+    ))
+}
 
 /// The template's parameters (default, AllowedValues) and resource types, from its JSON or YAML
 /// text. CloudFormation's short-form intrinsics (`!Ref`, `!If`) read as plain values, which is all
 /// the parameters and types need.
-pub fn summarize(body: &str) -> Result<TemplateInfo> {
+pub fn summarize_text(body: &str) -> Result<TemplateInfo> {
     let doc = parse(body)?;
     let mut info = TemplateInfo::default();
     if let Some(Yaml::Hash(parameters)) = field(&doc, "Parameters") {
@@ -114,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_example_reads_as_cloudformation_summarizes_it() {
-        let info = summarize(&example()).unwrap();
+        let info = summarize_text(&example()).unwrap();
         let names: Vec<&str> = info.parameters.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             names,
@@ -141,7 +280,7 @@ mod tests {
             "    Type: AWS::IAM::Role\n    Properties:\n",
             "    Type: AWS::IAM::Role\n    Properties:\n      RoleName: edge\n",
         );
-        assert_eq!(summarize(&named).unwrap().capabilities, ["CAPABILITY_NAMED_IAM"]);
+        assert_eq!(summarize_text(&named).unwrap().capabilities, ["CAPABILITY_NAMED_IAM"]);
     }
 
     #[test]
@@ -149,7 +288,7 @@ mod tests {
         let body = r#"{"Parameters": {"FirstLaunch": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"]},
             "Size": {"Type": "Number", "Default": 3}},
             "Resources": {"F": {"Type": "AWS::Lambda::Function", "Properties": {}}}}"#;
-        let info = summarize(body).unwrap();
+        let info = summarize_text(body).unwrap();
         assert_eq!(
             info.parameters,
             vec![("FirstLaunch".into(), Some("true".into())), ("Size".into(), Some("3".into()))]
@@ -165,9 +304,16 @@ mod tests {
             ("Parameters: {}\n", "no Resources"),
             ("a: 1\n---\nb: 2\n", "2 YAML documents"),
         ] {
-            let e = summarize(body).unwrap_err();
+            let e = summarize_text(body).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{body}");
             assert!(e.to_string().contains(says), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn templates_compare_by_text_or_as_json() {
+        assert!(same_template("a: 1\n", "a: 1"));
+        assert!(same_template(r#"{"a": [1, 2]}"#, "{\n  \"a\": [1,2]\n}"));
+        assert!(!same_template("a: 1", "a: 2"));
     }
 }

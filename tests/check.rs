@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::{edge_get, edge_log, function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+use common::http::{self, Answer};
+use common::{edge_get, edge_log, inputs, run, set_marker, World, BUCKET, FUNCTION, STACK};
 
 /// How the stand-in edge answers.
 #[derive(Clone, Copy)]
@@ -22,63 +21,37 @@ enum Edge {
 
 /// Starts the stand-in edge; returns its base URL and the count of requests it has seen.
 fn edge(mode: Edge) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                    line.clear();
-                }
-                let release = match mode {
-                    Edge::Silent => {
-                        std::thread::sleep(Duration::from_secs(30));
-                        return;
-                    }
-                    Edge::NewFrom(from) if n >= from => "release-2",
-                    Edge::NewFrom(_) => "release-1",
-                };
-                let body = format!("<h1>Hello from {release}</h1>");
-                let mut out = stream;
-                let _ = write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nx-edge-release: {release}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
+    let url = http::serve(move |request| {
+        seen.store(request.n, Ordering::SeqCst);
+        let release = match mode {
+            Edge::Silent => return Answer::Hold,
+            Edge::NewFrom(from) if request.n >= from => "release-2",
+            Edge::NewFrom(_) => "release-1",
+        };
+        let headers = [("x-edge-release", release), ("Content-Type", "text/html"), ("Connection", "close")];
+        Answer::ok(&headers, format!("<h1>Hello from {release}</h1>"))
     });
     (url, count)
 }
 
 /// Launches the example (version 1), then releases a code change with the given check inputs.
-async fn release_with(emu: &Emulator, c: &common::Clients, check: &[(&str, &str)]) -> (common::Run, common::Run) {
-    c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let first = run(&env, src.path());
+async fn release_with(world: &World, check: &[(&str, &str)]) -> (common::Run, common::Run) {
+    world.c.versioned_bucket(BUCKET).await;
+    let first = world.run(&[]);
     assert_eq!(first.code, 0);
-    set_marker(src.path(), "two");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), check));
-    (first, run(&env, src.path()))
+    (first, world.release("two", check))
 }
 
 #[tokio::test]
 async fn the_check_retries_until_the_edge_serves_the_new_code() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     let (url, count) = edge(Edge::NewFrom(3));
     let target = format!("{url}/index.html");
     let (_, r) = release_with(
-        &emu,
-        &c,
+        &world,
         &[
             ("INPUT_CHECK_URL", &target),
             ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
@@ -96,12 +69,11 @@ async fn the_check_retries_until_the_edge_serves_the_new_code() {
 
 #[tokio::test]
 async fn a_failing_check_exits_1_with_what_it_saw() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     let (url, _) = edge(Edge::NewFrom(usize::MAX));
     let (_, r) = release_with(
-        &emu,
-        &c,
+        &world,
         &[
             ("INPUT_CHECK_URL", &url),
             ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
@@ -136,12 +108,11 @@ async fn invalidations(c: &common::Clients, distribution: &str) -> Vec<Vec<Strin
 // `/*` came back as the first, and nothing cached from the failed version was cleared).
 #[tokio::test]
 async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     let (url, _) = edge(Edge::NewFrom(usize::MAX));
     let (first, r) = release_with(
-        &emu,
-        &c,
+        &world,
         &[
             ("INPUT_CHECK_URL", &url),
             ("INPUT_CHECK_HEADER", "x-edge-release: ^release-2$"),
@@ -153,7 +124,7 @@ async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version(
     .await;
     let id = c.only_distribution_id().await;
     assert_eq!(
-        invalidations(&c, &id).await,
+        invalidations(c, &id).await,
         vec![vec!["/*".to_string()]; 2],
         "one after the release, one after the rollback"
     );
@@ -177,13 +148,11 @@ async fn a_failing_check_with_rollback_on_failure_restores_the_previous_version(
 // rolled back.
 #[tokio::test]
 async fn a_path_cached_by_cloudfront_is_invalidated_so_the_check_sees_the_new_version() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    assert_eq!(run(&env, src.path()).code, 0);
+    let src = &world.src;
+    assert_eq!(world.run(&[]).code, 0);
     let id = c.only_distribution_id().await;
     let edge = emu.edge(&id);
     let page = format!("{edge}/index.html");
@@ -205,7 +174,7 @@ async fn a_path_cached_by_cloudfront_is_invalidated_so_the_check_sees_the_new_ve
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.out("check-result"), "passed");
     assert!(r.stderr.contains("by its path alone (Managed-CachingOptimized)"), "{}", r.stderr);
-    assert_eq!(invalidations(&c, &id).await, vec![vec!["/index.html".to_string()]]);
+    assert_eq!(invalidations(c, &id).await, vec![vec!["/index.html".to_string()]]);
     assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"), "not rolled back");
     let last = edge_log(&edge).pop().unwrap();
     assert_eq!((last["cache"].as_str(), last["release"].as_str()), (Some("Miss"), Some("two")), "{last}");
@@ -215,13 +184,11 @@ async fn a_path_cached_by_cloudfront_is_invalidated_so_the_check_sees_the_new_ve
 // stack at the version it already ran and reported `rolled-back` while the parameter change stayed.
 #[tokio::test]
 async fn rollback_on_failure_does_not_claim_to_undo_a_parameter_change() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let first = run(&env, src.path());
+    let src = &world.src;
+    let first = world.run(&[]);
     assert_eq!(first.code, 0);
     let (url, _) = edge(Edge::NewFrom(usize::MAX));
     let failing = [
@@ -264,32 +231,30 @@ async fn rollback_on_failure_does_not_claim_to_undo_a_parameter_change() {
 
 #[tokio::test]
 async fn connection_refused_and_no_answer_are_said_plainly() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, _c) = (&world.emu, &world.c);
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let refused = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let (_, r) = release_with(&emu, &c, &[("INPUT_CHECK_URL", &refused), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
+    let (_, r) = release_with(&world, &[("INPUT_CHECK_URL", &refused), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("could not connect"), "{}", r.stderr);
 
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, _c) = (&world.emu, &world.c);
     let (silent, _) = edge(Edge::Silent);
-    let (_, r) = release_with(&emu, &c, &[("INPUT_CHECK_URL", &silent), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
+    let (_, r) = release_with(&world, &[("INPUT_CHECK_URL", &silent), ("INPUT_CHECK_TIMEOUT", "2s")]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no answer within"), "{}", r.stderr);
 }
 
 #[tokio::test]
 async fn a_malformed_check_header_is_an_input_error_before_any_write() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_CHECK_URL", "/"), ("INPUT_CHECK_HEADER", "x-edge-release ^release-2$")]));
-    let r = run(&env, src.path());
+    let _src = &world.src;
+    let r = world.run(&[("INPUT_CHECK_URL", "/"), ("INPUT_CHECK_HEADER", "x-edge-release ^release-2$")]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("input `check-header`") && r.stderr.contains("Name: regex"), "{}", r.stderr);
     assert!(c.object_versions(BUCKET, "edge-fn.zip").await.is_empty());

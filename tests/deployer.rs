@@ -4,16 +4,16 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
-use common::{function_source, inputs, run, Emulator, BUCKET, FUNCTION, STACK};
+use common::http::{self, Answer};
+use common::{function_source, Emulator, World, BUCKET, FUNCTION, STACK};
 use sha2::Digest;
 
 const PREFIX: &str = "my releases/";
@@ -37,79 +37,50 @@ struct RuntimeApi {
 
 impl RuntimeApi {
     fn start(events: Vec<String>) -> RuntimeApi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let queue = Arc::new(Mutex::new(events.into_iter().collect::<VecDeque<_>>()));
+        let queue = Mutex::new(events.into_iter().collect::<VecDeque<_>>());
+        let served = AtomicUsize::new(0);
         let (tx, outcomes) = channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (queue, tx) = (queue.clone(), tx.clone());
-                std::thread::spawn(move || serve(stream, queue, tx));
-            }
-        });
-        RuntimeApi { address, outcomes }
-    }
-
-    fn next_outcome(&self) -> Outcome {
-        self.outcomes.recv_timeout(Duration::from_secs(60)).expect("the function answered the invocation")
-    }
-}
-
-fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<String>>>, tx: Sender<Outcome>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut served = 0;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let body = String::from_utf8_lossy(&body).into_owned();
-        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-        if path.ends_with("/invocation/next") {
-            let Some(event) = queue.lock().unwrap().pop_front() else {
+        let url = http::serve(move |request| {
+            if request.path.ends_with("/invocation/next") {
                 // No more events: hold the call, as the real service does between invocations.
-                std::thread::sleep(Duration::from_secs(3600));
-                return;
-            };
-            served += 1;
-            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 300_000;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nLambda-Runtime-Aws-Request-Id: req-{served}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:deployer\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n\r\n",
-                event.len()
-            );
-            writer.write_all(head.as_bytes()).unwrap();
-            writer.write_all(event.as_bytes()).unwrap();
-        } else {
-            let kind = if path.ends_with("/response") {
+                let Some(event) = queue.lock().unwrap().pop_front() else { return Answer::Hold };
+                let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                let deadline =
+                    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 300_000).to_string();
+                let id = format!("req-{n}");
+                return Answer::ok(
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("Lambda-Runtime-Aws-Request-Id", &id),
+                        ("Lambda-Runtime-Deadline-Ms", &deadline),
+                        (
+                            "Lambda-Runtime-Invoked-Function-Arn",
+                            "arn:aws:lambda:us-east-1:123456789012:function:deployer",
+                        ),
+                        ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000"),
+                    ],
+                    event,
+                );
+            }
+            let kind = if request.path.ends_with("/response") {
                 "response"
-            } else if path.ends_with("/error") {
+            } else if request.path.ends_with("/error") {
                 "error"
             } else {
                 "other"
             };
-            tx.send(Outcome { kind, body }).unwrap();
-            writer
-                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-                .unwrap();
-        }
-        writer.flush().unwrap();
+            tx.send(Outcome { kind, body: request.body.clone() }).unwrap();
+            Answer::Respond {
+                status: 202,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: b"{}".to_vec(),
+            }
+        });
+        RuntimeApi { address: url.trim_start_matches("http://").to_owned(), outcomes }
+    }
+
+    fn next_outcome(&self) -> Outcome {
+        self.outcomes.recv_timeout(Duration::from_secs(60)).expect("the function answered the invocation")
     }
 }
 
@@ -148,11 +119,19 @@ fn record_of(event: &str, bucket: &str, encoded_key: &str, version_id: &str) -> 
 }
 
 /// The binary started as the Lambda runtime starts a provided.al2023 function.
-fn start_deployer(emu: &Emulator, api: &RuntimeApi, stack: &str) -> Child {
-    start_deployer_with(emu, api, stack, &[])
+/// The deployer, fed `events` one invocation each, into `stack` with `more` in its environment: what
+/// it answered to each.
+fn invoke(emu: &Emulator, events: Vec<String>, stack: &str, more: &[(&str, &str)]) -> Vec<Outcome> {
+    let n = events.len();
+    let api = RuntimeApi::start(events);
+    let mut deployer = start_deployer(emu, &api, stack, more);
+    let outcomes = (0..n).map(|_| api.next_outcome()).collect();
+    deployer.kill().unwrap();
+    let _ = deployer.wait();
+    outcomes
 }
 
-fn start_deployer_with(emu: &Emulator, api: &RuntimeApi, stack: &str, more: &[(&str, &str)]) -> Child {
+fn start_deployer(emu: &Emulator, api: &RuntimeApi, stack: &str, more: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
         .env_clear()
         .envs(emu.env())
@@ -190,30 +169,24 @@ async fn put(c: &common::Clients, bytes: Vec<u8>) -> String {
 }
 
 /// Launches the example with the prefix, as the action would.
-async fn launch(emu: &Emulator, c: &common::Clients) -> common::Run {
-    c.versioned_bucket(BUCKET).await;
-    let src = function_source("launch");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_ARTIFACT_PREFIX", PREFIX)]));
-    let r = run(&env, src.path());
+async fn launch(world: &World) -> common::Run {
+    world.c.versioned_bucket(BUCKET).await;
+    let r = world.run(&[("INPUT_ARTIFACT_PREFIX", PREFIX)]);
     assert_eq!(r.code, 0);
     r
 }
 
 #[tokio::test]
 async fn an_s3_event_releases_exactly_its_object_version_through_the_runtime_api() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let (zip_a, sha_a) = zip_of("a");
-    let version_a = put(&c, zip_a).await;
+    let version_a = put(c, zip_a).await;
 
     // The key as S3 writes it into events: URL-encoded, spaces as `+`.
-    let api = RuntimeApi::start(vec![s3_event("my+releases/edge-fn.zip", &version_a)]);
-    let mut deployer = start_deployer(&emu, &api, STACK);
-    let outcome = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let [outcome]: [Outcome; 1] =
+        invoke(emu, vec![s3_event("my+releases/edge-fn.zip", &version_a)], STACK, &[]).try_into().unwrap();
     assert_eq!(outcome.kind, "response", "{}", outcome.body);
 
     let version_arn = c.stack_parameter(STACK, "LambdaVersion").await;
@@ -231,20 +204,19 @@ async fn an_s3_event_releases_exactly_its_object_version_through_the_runtime_api
 // them, so the older upload, released last, re-pointed the site at older code.
 #[tokio::test]
 async fn an_upload_replaced_by_a_newer_one_is_skipped_whatever_the_order_of_events() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let (zip_a, _) = zip_of("a");
     let (zip_b, sha_b) = zip_of("b");
-    let version_a = put(&c, zip_a).await;
-    let version_b = put(&c, zip_b).await;
+    let version_a = put(c, zip_a).await;
+    let version_b = put(c, zip_b).await;
 
     // The newer record first, then the older one (a delayed or retried delivery).
-    let api = RuntimeApi::start(vec![s3_records(&[(KEY_IN_EVENT, &version_b), (KEY_IN_EVENT, &version_a)])]);
-    let mut deployer = start_deployer(&emu, &api, STACK);
-    let outcome = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let [outcome]: [Outcome; 1] =
+        invoke(emu, vec![s3_records(&[(KEY_IN_EVENT, &version_b), (KEY_IN_EVENT, &version_a)])], STACK, &[])
+            .try_into()
+            .unwrap();
     assert_eq!(outcome.kind, "response", "{}", outcome.body);
 
     let version_arn = c.stack_parameter(STACK, "LambdaVersion").await;
@@ -259,28 +231,21 @@ async fn an_upload_replaced_by_a_newer_one_is_skipped_whatever_the_order_of_even
 // Fails without the check at the edge in the deployer: `check-url` was ignored, silently.
 #[tokio::test]
 async fn the_deployer_checks_the_site_at_the_edge_as_the_action_does() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let edge = emu.edge(&c.only_distribution_id().await);
     let (zip, _) = zip_of("checked");
-    let version = put(&c, zip).await;
+    let version = put(c, zip).await;
 
     let page = format!("{edge}/index.html");
-    let api = RuntimeApi::start(vec![s3_event(KEY_IN_EVENT, &version)]);
-    let mut deployer = start_deployer_with(
-        &emu,
-        &api,
-        STACK,
-        &[
-            ("INPUT_CHECK_URL", &page),
-            ("INPUT_CHECK_HEADER", "x-edge-release: ^checked$"),
-            ("INPUT_CHECK_TIMEOUT", "10s"),
-        ],
-    );
-    let outcome = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let check = [
+        ("INPUT_CHECK_URL", page.as_str()),
+        ("INPUT_CHECK_HEADER", "x-edge-release: ^checked$"),
+        ("INPUT_CHECK_TIMEOUT", "10s"),
+    ];
+    let [outcome]: [Outcome; 1] =
+        invoke(emu, vec![s3_event(KEY_IN_EVENT, &version)], STACK, &check).try_into().unwrap();
     assert_eq!(outcome.kind, "response", "{}", outcome.body);
     let response: serde_json::Value = serde_json::from_str(&outcome.body).unwrap();
     assert_eq!(response["released"][0]["check-result"], "passed", "{response}");
@@ -290,24 +255,23 @@ async fn the_deployer_checks_the_site_at_the_edge_as_the_action_does() {
 
 #[tokio::test]
 async fn keys_outside_the_prefix_are_skipped_and_unknown_functions_fail_changing_nothing() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let (zip, _) = zip_of("x");
-    let version = put(&c, zip.clone()).await;
+    let version = put(c, zip.clone()).await;
     let unknown = c.s3.put_object().bucket(BUCKET).key("my releases/no-such-fn.zip").body(ByteStream::from(zip)).send();
     let unknown = unknown.await.unwrap().version_id().unwrap().to_owned();
     let before = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
 
-    let api = RuntimeApi::start(vec![
-        s3_event("other/edge-fn.zip", &version),
-        s3_event("my+releases/no-such-fn.zip", &unknown),
-    ]);
-    let mut deployer = start_deployer(&emu, &api, STACK);
-    let skipped = api.next_outcome();
-    let failed = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let [skipped, failed]: [Outcome; 2] = invoke(
+        emu,
+        vec![s3_event("other/edge-fn.zip", &version), s3_event("my+releases/no-such-fn.zip", &unknown)],
+        STACK,
+        &[],
+    )
+    .try_into()
+    .unwrap();
 
     assert_eq!(skipped.kind, "response", "{}", skipped.body);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&skipped.body).unwrap()["released"], serde_json::json!([]));
@@ -320,18 +284,15 @@ async fn keys_outside_the_prefix_are_skipped_and_unknown_functions_fail_changing
 
 #[tokio::test]
 async fn a_missing_stack_is_a_clear_error_and_changes_nothing() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let (zip, _) = zip_of("y");
-    let version = put(&c, zip).await;
+    let version = put(c, zip).await;
     let before = c.lambda_versions(FUNCTION).await;
 
-    let api = RuntimeApi::start(vec![s3_event("my+releases/edge-fn.zip", &version)]);
-    let mut deployer = start_deployer(&emu, &api, "no-such-stack");
-    let failed = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let [failed]: [Outcome; 1] =
+        invoke(emu, vec![s3_event("my+releases/edge-fn.zip", &version)], "no-such-stack", &[]).try_into().unwrap();
 
     assert_eq!(failed.kind, "error", "{}", failed.body);
     assert!(failed.body.contains("stack no-such-stack does not exist"), "{}", failed.body);
@@ -343,12 +304,12 @@ async fn a_missing_stack_is_a_clear_error_and_changes_nothing() {
 // of another bucket rewrote the stack's ArtifactBucket, and S3's test event failed the invocation.
 #[tokio::test]
 async fn only_uploads_of_the_deployers_own_bucket_are_released() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let launched = launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let launched = launch(&world).await;
     let live = c.stack_parameter(STACK, "LambdaVersion").await;
     let (zip, _) = zip_of("tagged");
-    let version = put(&c, zip).await;
+    let version = put(c, zip).await;
     c.versioned_bucket("elsewhere").await;
     let other = c.s3.put_object().bucket("elsewhere").key(KEY).body(ByteStream::from(zip_of("other").0)).send();
     let other = other.await.unwrap().version_id().unwrap().to_owned();
@@ -361,12 +322,8 @@ async fn only_uploads_of_the_deployers_own_bucket_are_released() {
         record_of("ObjectRemoved:Delete", BUCKET, KEY_IN_EVENT, &version),
         record_of("ObjectCreated:Put", "elsewhere", KEY_IN_EVENT, &other),
     ]});
-    let api = RuntimeApi::start(vec![test_event.to_string(), records.to_string()]);
-    let mut deployer = start_deployer(&emu, &api, STACK);
-    let acknowledged = api.next_outcome();
-    let skipped = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let [acknowledged, skipped]: [Outcome; 2] =
+        invoke(emu, vec![test_event.to_string(), records.to_string()], STACK, &[]).try_into().unwrap();
     assert_eq!(acknowledged.kind, "response", "{}", acknowledged.body);
     assert!(acknowledged.body.contains("\"test-event\":true"), "{}", acknowledged.body);
     assert_eq!(skipped.kind, "response", "{}", skipped.body);
@@ -381,19 +338,16 @@ async fn only_uploads_of_the_deployers_own_bucket_are_released() {
 // into a rollback.
 #[tokio::test]
 async fn action_inputs_that_mean_nothing_for_an_upload_fail_every_invocation() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    launch(&emu, &c).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    launch(&world).await;
     let before = (c.lambda_versions(FUNCTION).await, c.stack_parameter(STACK, "LambdaVersion").await);
     let (zip, _) = zip_of("refused");
-    let version = put(&c, zip).await;
+    let version = put(c, zip).await;
     let objects = c.object_versions(BUCKET, KEY).await;
-    let api = RuntimeApi::start(vec![s3_event(KEY_IN_EVENT, &version)]);
-    let mut deployer =
-        start_deployer_with(&emu, &api, STACK, &[("INPUT_SOURCE", "/tmp"), ("INPUT_ROLLBACK_TO", "previous")]);
-    let failed = api.next_outcome();
-    deployer.kill().unwrap();
-    let _ = deployer.wait();
+    let refused = [("INPUT_SOURCE", "/tmp"), ("INPUT_ROLLBACK_TO", "previous")];
+    let [failed]: [Outcome; 1] =
+        invoke(emu, vec![s3_event(KEY_IN_EVENT, &version)], STACK, &refused).try_into().unwrap();
     assert_eq!(failed.kind, "error", "{}", failed.body);
     for input in ["source", "rollback-to"] {
         assert!(

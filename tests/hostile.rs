@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{edge_get, edge_log, function_source, inputs, run, set_marker, Emulator, BUCKET, STACK};
+use common::http::{self, Answer};
+use common::{edge_get, edge_log, inputs, run, set_marker, Emulator, World, BUCKET, STACK};
 
 /// The example launched, and its edge stand-in.
 async fn launched(emu: &Emulator, c: &common::Clients, src: &std::path::Path) -> String {
@@ -36,10 +35,10 @@ async fn invalidations(c: &common::Clients, id: &str) -> Vec<(String, Vec<String
 // returned at once, exit 0, with the distribution still InProgress, no invalidation and no check.
 #[tokio::test]
 async fn a_rerun_after_wait_false_finishes_the_release() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    let edge = launched(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    let edge = launched(emu, c, src.path()).await;
     let id = c.only_distribution_id().await;
     let page = format!("{edge}/index.html");
     assert_eq!(edge_get(&page).1, "one");
@@ -47,9 +46,7 @@ async fn a_rerun_after_wait_false_finishes_the_release() {
     emu.configure(serde_json::json!({ "time_scale": 0.01 }));
 
     set_marker(src.path(), "two");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_WAIT", "false")]));
-    let started = run(&env, src.path());
+    let started = world.run(&[("INPUT_WAIT", "false")]);
     assert_eq!(started.code, 0);
     assert_eq!(started.out("stack-status"), "UPDATE_IN_PROGRESS");
 
@@ -69,7 +66,7 @@ async fn a_rerun_after_wait_false_finishes_the_release() {
     assert_eq!(rerun.out("check-result"), "passed");
     let (status, arns) = c.distribution(&id).await;
     assert_eq!((status.as_str(), arns), ("Deployed", vec![started.out("version-arn")]));
-    let made = invalidations(&c, &id).await;
+    let made = invalidations(c, &id).await;
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].1, vec!["/*".to_string()]);
     assert_eq!(rerun.out("invalidation-id"), made[0].0);
@@ -79,7 +76,7 @@ async fn a_rerun_after_wait_false_finishes_the_release() {
     // Run again: everything is done, so nothing is invalidated a second time.
     let again = run(&env, src.path());
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert_eq!(invalidations(&c, &id).await.len(), 1, "no second invalidation");
+    assert_eq!(invalidations(c, &id).await.len(), 1, "no second invalidation");
     assert!(again.stderr.contains("was made after the distribution last changed; not repeated"), "{}", again.stderr);
 }
 
@@ -111,35 +108,24 @@ fn commands_the_runner_sees(output: &str) -> Vec<String> {
 
 /// An edge that answers with hostile header values and body text.
 fn hostile_edge() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                line.clear();
-            }
-            let body = "\n::stop-commands::x\n::error::forged\n##[add-mask]secret";
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\nx-edge-release: ##[error]forged annotation\r\nx-other: ::warning::forged\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    http::serve(|_| {
+        let headers = [
+            ("x-edge-release", "##[error]forged annotation"),
+            ("x-other", "::warning::forged"),
+            ("Connection", "close"),
+        ];
+        Answer::ok(&headers, "\n::stop-commands::x\n::error::forged\n##[add-mask]secret")
+    })
 }
 
 // Fails without the one writer: text from the edge, from AWS and from inputs was written raw, and the
 // runner took `##[error]...` in a header for an annotation of its own.
 #[tokio::test]
 async fn text_from_aws_the_edge_and_inputs_never_becomes_a_workflow_command() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let src = &world.src;
     let edge = hostile_edge();
     let files = tempfile::tempdir().unwrap();
     let mut env = emu.env();
@@ -170,34 +156,21 @@ async fn text_from_aws_the_edge_and_inputs_never_becomes_a_workflow_command() {
 
 /// An edge that answers 200 with the new release's header and a body of `size` bytes.
 fn large_edge(size: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                    line.clear();
-                }
-                let mut out = stream;
-                let head = format!("HTTP/1.1 200 OK\r\nx-edge-release: two\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n<h1>two</h1>");
-                let _ = out.write_all(head.as_bytes());
-                let _ = out.write_all(&vec![b'x'; size - "<h1>two</h1>".len()]);
-            });
-        }
-    });
-    url
+    http::serve(move |_| {
+        let mut body = b"<h1>two</h1>".to_vec();
+        body.resize(size, b'x');
+        Answer::ok(&[("x-edge-release", "two"), ("Connection", "close")], body)
+    })
 }
 
 // Fails without reading at most the first MB, and only for check-body: any body over 1 MB failed the
 // check ("length limit exceeded"), and with rollback-on-failure rolled a good release back.
 #[tokio::test]
 async fn a_page_over_a_megabyte_is_an_answer_like_any_other() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    launched(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    launched(emu, c, src.path()).await;
     let edge = large_edge(3 * 1024 * 1024);
     for body in [None, Some("^<h1>two</h1>x+")] {
         set_marker(src.path(), if body.is_some() { "three" } else { "two" });
@@ -221,10 +194,10 @@ async fn a_page_over_a_megabyte_is_an_answer_like_any_other() {
 // was ignored as well, and the temporary zip was left behind.
 #[tokio::test]
 async fn an_interrupt_during_packaging_stops_it_within_a_second_and_leaves_no_zip() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let src = &world.src;
     for d in 0..300 {
         let dir = src.path().join(format!("lib{d}"));
         std::fs::create_dir(&dir).unwrap();
@@ -262,40 +235,37 @@ async fn an_interrupt_during_packaging_stops_it_within_a_second_and_leaves_no_zi
     assert_eq!(c.stack_count().await, 0);
 }
 
+/// Runs the binary with `env` and one more variable whose value is these bytes: exit code, stderr.
+fn run_with(env: &[(String, String)], cwd: &std::path::Path, name: &str, value: &[u8]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env(name, std::ffi::OsStr::from_bytes(value))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 // Fails without reading the environment as OS strings: any variable that is not UTF-8 aborted the
 // run with a panic that printed its value.
 #[tokio::test]
 async fn a_variable_that_is_not_utf8_is_ignored_and_never_shown() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let src = &world.src;
     let mut env = emu.env();
     env.extend(inputs(src.path(), &[]));
-    let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("SOME_TOKEN", std::ffi::OsStr::from_bytes(b"s3cr\xffet-value"))
-        .current_dir(src.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = run_with(&env, src.path(), "SOME_TOKEN", b"s3cr\xffet-value");
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("s3cr") && !stderr.contains("panicked"), "{stderr}");
     assert_eq!(c.stack_status(STACK).await, "CREATE_COMPLETE");
 
     // An input that must be text is named, its value never shown.
-    let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("INPUT_TAGS", std::ffi::OsStr::from_bytes(b"team=s3cr\xffet"))
-        .current_dir(src.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = run_with(&env, src.path(), "INPUT_TAGS", b"team=s3cr\xffet");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("input `tags`: INPUT_TAGS is not UTF-8 text") && !stderr.contains("s3cr"), "{stderr}");
 }
 
@@ -303,10 +273,10 @@ async fn a_variable_that_is_not_utf8_is_ignored_and_never_shown() {
 // temporary directory when GITHUB_OUTPUT could not be written.
 #[tokio::test]
 async fn a_release_whose_outputs_cannot_be_written_still_exits_0_with_a_warning() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    launched(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    launched(emu, c, src.path()).await;
     set_marker(src.path(), "two");
     let mut env = emu.env();
     env.extend(inputs(src.path(), &[]));

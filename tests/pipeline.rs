@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+use common::{inputs, run, set_marker, Emulator, World, BUCKET, FUNCTION, STACK};
 
 const KEY: &str = "edge-fn.zip";
 
@@ -18,10 +18,10 @@ async fn launch(emu: &Emulator, c: &common::Clients, source: &std::path::Path) -
 
 #[tokio::test]
 async fn first_launch_creates_the_stack_and_associates_its_own_version() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    let r = launch(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    let r = launch(emu, c, src.path()).await;
 
     assert_eq!(c.stack_status(STACK).await, "CREATE_COMPLETE");
     assert_eq!(c.stack_parameter(STACK, "FirstLaunch").await, "true");
@@ -42,10 +42,10 @@ async fn first_launch_creates_the_stack_and_associates_its_own_version() {
 
 #[tokio::test]
 async fn a_code_change_publishes_a_version_and_repoints_the_stack_and_distribution() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    let first = launch(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    let first = launch(emu, c, src.path()).await;
 
     set_marker(src.path(), "two");
     let mut env = emu.env();
@@ -93,14 +93,12 @@ async fn a_code_change_publishes_a_version_and_repoints_the_stack_and_distributi
 
 #[tokio::test]
 async fn the_same_code_again_changes_nothing_whatever_the_mtimes() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    launch(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    launch(emu, c, src.path()).await;
     set_marker(src.path(), "two");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let released = run(&env, src.path());
+    let released = world.run(&[]);
     assert_eq!(released.code, 0);
     let s3_before = c.object_versions(BUCKET, KEY).await;
     let lambda_before = c.lambda_versions(FUNCTION).await;
@@ -130,16 +128,14 @@ async fn the_same_code_again_changes_nothing_whatever_the_mtimes() {
 
 #[tokio::test]
 async fn a_distribution_held_in_progress_is_waited_for() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    launch(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    launch(emu, c, src.path()).await;
     emu.hold_distributions(4);
 
     set_marker(src.path(), "two");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let r = run(&env, src.path());
+    let r = world.run(&[]);
     assert_eq!(r.code, 0);
     // Read at once: had the binary not waited, the distribution would still be InProgress.
     let (status, arns) = c.distribution(&r.out("distribution-id")).await;
@@ -151,10 +147,10 @@ async fn a_distribution_held_in_progress_is_waited_for() {
 
 #[tokio::test]
 async fn github_output_parses_as_the_runner_parses_it_and_matches_stdout() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let src = &world.src;
     let files = tempfile::tempdir().unwrap();
     let output = files.path().join("output");
     let summary = files.path().join("summary");
@@ -183,8 +179,8 @@ async fn github_output_parses_as_the_runner_parses_it_and_matches_stdout() {
 
 #[tokio::test]
 async fn several_input_errors_are_all_reported_and_nothing_is_created() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     let mut env = emu.env();
     env.extend([
         ("INPUT_FUNCTION-NAME".to_string(), "not a name".to_string()),
@@ -228,29 +224,23 @@ fn large_template(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn a_template_over_51200_bytes_goes_through_the_artifact_bucket_after_preflight() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let _src = &world.src;
     let files = tempfile::tempdir().unwrap();
     let template = large_template(files.path()).display().to_string();
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_TEMPLATE", &template)]));
-    let first = run(&env, src.path());
+    let first = world.run(&[("INPUT_TEMPLATE", &template)]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(c.stack_status(STACK).await, "CREATE_COMPLETE");
     assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 1, "the template went through S3");
 
-    set_marker(src.path(), "two");
-    let r = run(&env, src.path());
+    let r = world.release("two", &[("INPUT_TEMPLATE", &template)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
     assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 2);
     // A dry run reads the large template without uploading anything.
-    set_marker(src.path(), "three");
-    let mut dry = env.clone();
-    dry.push(("INPUT_DRY_RUN".into(), "true".into()));
-    let r = run(&dry, src.path());
+    let r = world.release("three", &[("INPUT_TEMPLATE", &template), ("INPUT_DRY_RUN", "true")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(c.object_versions(BUCKET, "site.yaml").await.len(), 2, "a dry run uploads nothing");
 }
@@ -259,18 +249,16 @@ async fn a_template_over_51200_bytes_goes_through_the_artifact_bucket_after_pref
 // when the caller lacks s3:ListBucket (the README's policy grants none), and the release stopped.
 #[tokio::test]
 async fn a_missing_zip_is_uploaded_again_when_s3_answers_403_for_it() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    let src = function_source("one");
-    launch(&emu, &c, src.path()).await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
+    let src = &world.src;
+    launch(emu, c, src.path()).await;
     emu.configure(serde_json::json!({ "s3_list_bucket": false }));
     // The zip's current version is deleted (a lifecycle rule, a clean-up): the code is unchanged.
     c.s3.delete_object().bucket(BUCKET).key(KEY).send().await.unwrap();
     let before = c.object_versions(BUCKET, KEY).await;
 
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let r = run(&env, src.path());
+    let r = world.run(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let after = c.object_versions(BUCKET, KEY).await;
     assert_eq!(after.len(), before.len() + 1, "uploaded anew");

@@ -19,7 +19,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 
-use common::{function_source, inputs, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+use common::{function_source, inputs, run, set_marker, Emulator, World, BUCKET, FUNCTION, STACK};
 
 const KEY: &str = "edge-fn.zip";
 
@@ -234,12 +234,12 @@ async fn assert_released(c: &common::Clients, r: &common::Run) {
 
 #[tokio::test]
 async fn a_release_through_a_faulty_network_ends_as_without_faults() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
     let mut proxy = Proxy::start(&emu.url, &["--every", "3"]);
     let src = function_source("one");
-    let mut env = proxy.env(&emu);
+    let mut env = proxy.env(emu);
     env.extend(inputs(src.path(), &[]));
 
     let first = run(&env, src.path());
@@ -247,7 +247,7 @@ async fn a_release_through_a_faulty_network_ends_as_without_faults() {
     assert_eq!(c.stack_status(STACK).await, "CREATE_COMPLETE");
     assert_eq!(c.lambda_versions(FUNCTION).await.len(), 1);
     assert_eq!(first.out("first-launch"), "true");
-    assert_released(&c, &first).await;
+    assert_released(c, &first).await;
 
     set_marker(src.path(), "two");
     let r = run(&env, src.path());
@@ -260,7 +260,7 @@ async fn a_release_through_a_faulty_network_ends_as_without_faults() {
     assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, r.out("version-arn"));
     assert_eq!(c.stack_parameter(STACK, "FirstLaunch").await, "false");
     assert_eq!(c.object_versions(BUCKET, KEY).await.len(), 2);
-    assert_released(&c, &r).await;
+    assert_released(c, &r).await;
     assert_eq!((r.out("changed").as_str(), r.out("stack-status").as_str()), ("true", "UPDATE_COMPLETE"));
 
     // The faults really happened, of every kind.
@@ -275,10 +275,10 @@ async fn a_release_through_a_faulty_network_ends_as_without_faults() {
 
 #[tokio::test]
 async fn a_run_killed_after_publishing_is_finished_by_the_next_without_a_duplicate_version() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
+    let src = &world.src;
     let mut direct = emu.env();
     direct.extend(inputs(src.path(), &[]));
     let first = run(&direct, src.path());
@@ -289,7 +289,7 @@ async fn a_run_killed_after_publishing_is_finished_by_the_next_without_a_duplica
     // The release goes through a proxy that holds UpdateStack; it is killed once it has published.
     let proxy = Proxy::start(&emu.url, &["--every", "0", "--hold", "UpdateStack=30"]);
     set_marker(src.path(), "two");
-    let mut env = proxy.env(&emu);
+    let mut env = proxy.env(emu);
     env.extend(inputs(src.path(), &[]));
     let (mut child, lines) = common::spawn(&env, src.path());
     let mut log = String::new();
@@ -335,14 +335,14 @@ async fn a_run_killed_after_publishing_is_finished_by_the_next_without_a_duplica
     assert_eq!(r.out("version-arn"), published);
     assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, published);
     assert_eq!(c.stack_status(STACK).await, "UPDATE_COMPLETE");
-    assert_released(&c, &r).await;
+    assert_released(c, &r).await;
     assert_eq!(r.out("changed"), "true");
 }
 
 #[tokio::test]
 async fn expected_bucket_owner_is_enforced_by_the_emulator() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
 
     let err =
@@ -378,12 +378,12 @@ async fn expected_bucket_owner_is_enforced_by_the_emulator() {
 // never answers held the run, silently, for its whole `timeout` (90 minutes by default).
 #[tokio::test]
 async fn an_endpoint_that_never_answers_ends_the_run_with_the_call_named() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
     let proxy = Proxy::start(&emu.url, &["--every", "0", "--hold", "DescribeStacks=600"]);
     let src = function_source("one");
-    let mut env = proxy.env(&emu);
+    let mut env = proxy.env(emu);
     env.extend(inputs(src.path(), &[]));
     let started = Instant::now();
     let r = run(&env, src.path());

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::runner::parse_output_file;
-use common::{repo, run, set_marker, Emulator, BUCKET, FUNCTION, STACK};
+use common::{repo, run, set_marker, Emulator, World, BUCKET, FUNCTION, STACK};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const PREFIX: &str = "releases/";
@@ -329,26 +329,26 @@ fn inputs_are_passed_as_the_runner_passes_them() {
 
 #[tokio::test]
 async fn a_container_step_launches_then_releases_with_every_output_set() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
     let job = Job::new();
 
     // First launch: no stack yet.
-    let (files, env) = step_env(&emu, &job, "deploy1", &with_release());
+    let (files, env) = step_env(emu, &job, "deploy1", &with_release());
     let r = run(&env, &job.workspace);
     assert_eq!(r.code, 0, "the first launch failed");
-    check_outputs(&c, &r, &files, true).await;
+    check_outputs(c, &r, &files, true).await;
     let groups = assert_groups(&r.stderr);
     assert!(groups >= 3, "the log groups each phase (found {groups} groups)");
     assert!(!r.stderr.lines().any(|l| l.starts_with("::error")), "no error annotation on success");
 
     // A release of a code change, in a later job of the same workspace layout.
     set_marker(&job.source(), "two");
-    let (files, env) = step_env(&emu, &job, "deploy2", &with_release());
+    let (files, env) = step_env(emu, &job, "deploy2", &with_release());
     let r = run(&env, &job.workspace);
     assert_eq!(r.code, 0, "the release failed");
-    check_outputs(&c, &r, &files, false).await;
+    check_outputs(c, &r, &files, false).await;
     assert_groups(&r.stderr);
     assert_eq!(c.lambda_versions(FUNCTION).await.len(), 2);
 }

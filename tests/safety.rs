@@ -19,52 +19,17 @@ use aws_sdk_lambda::types::{
     TracingMode, UpdateRuntimeOn, VpcConfig,
 };
 
-use common::{function_source, inputs, run, set_marker, Clients, Emulator, Run, BUCKET, FUNCTION, STACK};
+use common::{run, set_marker, Clients, Run, World, BUCKET, FUNCTION, STACK};
 
 const KEY: &str = "edge-fn.zip";
 
 // ---------------------------------------------------------------------------------------------
-// One case's world: its emulator, clients, the function's source and a scratch directory.
+// One case's world (common::World), and the two launches the cases start from.
 // ---------------------------------------------------------------------------------------------
 
-struct Ctx {
-    emu: Emulator,
-    c: Clients,
-    iam: aws_sdk_iam::Client,
-    src: tempfile::TempDir,
-    files: tempfile::TempDir,
-}
+type Ctx = World;
 
-impl Ctx {
-    async fn start() -> Ctx {
-        let emu = Emulator::start();
-        let c = emu.clients().await;
-        let iam = c.iam.clone();
-        Ctx { emu, c, iam, src: function_source("one"), files: tempfile::tempdir().unwrap() }
-    }
-
-    fn files(&self) -> &Path {
-        self.files.path()
-    }
-
-    /// The environment of a run of the example with `more` (a blank value unsets an input);
-    /// `{files}` in a value is the case's scratch directory, `{emulator}` the emulator's URL.
-    fn env(&self, more: &[(&str, &str)]) -> Vec<(String, String)> {
-        let files = self.files().display().to_string();
-        let more: Vec<(String, String)> = more
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.replace("{files}", &files).replace("{emulator}", &self.emu.url)))
-            .collect();
-        let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut env = self.emu.env();
-        env.extend(inputs(self.src.path(), &more));
-        env
-    }
-
-    fn run(&self, more: &[(&str, &str)]) -> Run {
-        run(&self.env(more), self.src.path())
-    }
-
+impl World {
     /// The versioned bucket and a first launch of the example, which must succeed.
     async fn launch(&self) -> Run {
         self.c.versioned_bucket(BUCKET).await;
@@ -215,7 +180,7 @@ const CASE: Case = Case { setup: launched, inputs: &[], exit: 2, expect: &[], ab
 /// Runs one case on its own emulator. The source always changes after the setup, so that a run
 /// that got past its checks would upload, publish and update: exit 2 must leave all of it undone.
 async fn check(name: &str, case: Case) {
-    let cx = Ctx::start().await;
+    let cx = World::start().await;
     (case.setup)(&cx).await;
     set_marker(cx.src.path(), "two");
     let before = snapshot(&cx.c).await;
@@ -294,6 +259,13 @@ cases! {
     input_timeout_beyond_a_day => Case {
         inputs: &[("INPUT_TIMEOUT", "18446744073709551615s")],
         expect: &["input `timeout`", "is longer than 24h"],
+        ..CASE
+    };
+
+    // A mode refuses the inputs it would ignore.
+    rollback_to_with_a_template => Case {
+        inputs: &[("INPUT_SOURCE", ""), ("INPUT_ROLLBACK_TO", "previous"), ("INPUT_FORCE", "true")],
+        expect: &["input `template`: means nothing with `rollback-to`", "input `force`: means nothing with `rollback-to`"],
         ..CASE
     };
 
@@ -440,7 +412,7 @@ cases! {
         ..CASE
     };
     rollback_to_another_functions_version => Case {
-        inputs: &[("INPUT_SOURCE", ""), ("INPUT_ROLLBACK_TO", "arn:aws:lambda:us-east-1:123456789012:function:other-fn:1")],
+        inputs: &[("INPUT_SOURCE", ""), ("INPUT_TEMPLATE", ""), ("INPUT_ROLLBACK_TO", "arn:aws:lambda:us-east-1:123456789012:function:other-fn:1")],
         expect: &["names arn:aws:lambda:us-east-1:123456789012:function:other-fn:1, which is not a version of",
             "Give a version of the stack's function"],
         ..CASE
@@ -745,8 +717,8 @@ fn with_untrusting_role(cx: &Ctx) -> Fut<'_> {
         let f = cx.c.lambda.get_function_configuration().function_name(FUNCTION).send().await.unwrap();
         let role = f.role().unwrap().rsplit('/').next().unwrap().to_owned();
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
-        cx.iam.update_assume_role_policy().role_name(&role).policy_document(policy).send().await.unwrap();
-        let trust = cx.iam.get_role().role_name(&role).send().await.unwrap();
+        cx.c.iam.update_assume_role_policy().role_name(&role).policy_document(policy).send().await.unwrap();
+        let trust = cx.c.iam.get_role().role_name(&role).send().await.unwrap();
         let doc = trust.role().unwrap().assume_role_policy_document().unwrap_or_default().to_owned();
         assert!(!doc.contains("edgelambda"), "the trust policy still names edgelambda: {doc}");
     })
@@ -1009,7 +981,7 @@ fn update_rolled_back<'a>(cx: &'a Ctx, r: &'a Run, before: &'a Snapshot) -> Fut<
 /// The snapshot is only worth comparing if it sees what a release changes: each of its parts.
 #[tokio::test]
 async fn the_snapshot_sees_every_part_of_a_release() {
-    let cx = Ctx::start().await;
+    let cx = World::start().await;
     cx.launch().await;
     let before = snapshot(&cx.c).await;
     set_marker(cx.src.path(), "two");
@@ -1029,16 +1001,13 @@ async fn the_snapshot_sees_every_part_of_a_release() {
 /// one, publishing and uploading nothing; `rollback-to: 2` goes forward again.
 #[tokio::test]
 async fn rollback_to_previous_repoints_the_stack_and_distribution() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (_emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    let first = run(&env, src.path());
+    let _src = &world.src;
+    let first = world.run(&[]);
     assert_eq!(first.code, 0);
-    set_marker(src.path(), "two");
-    let second = run(&env, src.path());
+    let second = world.release("two", &[]);
     assert_eq!(second.code, 0);
     let (v1, v2) = (first.out("version-arn"), second.out("version-arn"));
     assert!(v1.ends_with(":1") && v2.ends_with(":2"), "{v1} {v2}");
@@ -1047,9 +1016,7 @@ async fn rollback_to_previous_repoints_the_stack_and_distribution() {
     let s3_versions = c.object_versions(BUCKET, KEY).await;
 
     for (target, expected) in [("previous", &v1), ("2", &v2)] {
-        let mut env = emu.env();
-        env.extend(inputs(src.path(), &[("INPUT_ROLLBACK_TO", target), ("INPUT_SOURCE", ""), ("INPUT_TEMPLATE", "")]));
-        let r = run(&env, src.path());
+        let r = world.run(&[("INPUT_ROLLBACK_TO", target), ("INPUT_SOURCE", ""), ("INPUT_TEMPLATE", "")]);
         assert_eq!(r.code, 0, "rollback-to {target}");
         assert_eq!(&r.out("version-arn"), expected, "rollback-to {target}");
         assert_eq!(r.out("changed"), "true");
@@ -1064,9 +1031,7 @@ async fn rollback_to_previous_repoints_the_stack_and_distribution() {
     }
 
     // Rolling back to what already runs is a no-op.
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_ROLLBACK_TO", "2"), ("INPUT_SOURCE", ""), ("INPUT_TEMPLATE", "")]));
-    let r = run(&env, src.path());
+    let r = world.run(&[("INPUT_ROLLBACK_TO", "2"), ("INPUT_SOURCE", ""), ("INPUT_TEMPLATE", "")]);
     assert_eq!(r.code, 0);
     assert_eq!(r.out("changed"), "false");
 }
@@ -1079,15 +1044,12 @@ const ACCESS_KEY: &str = "AKIASENTINELKEYID123";
 /// access key nor the session token shows anywhere, in successful runs or failing ones.
 #[tokio::test]
 async fn secrets_never_appear_in_logs_outputs_or_summary() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
-    c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let files = tempfile::tempdir().unwrap();
-    let output = files.path().join("output");
-    let summary = files.path().join("summary.md");
+    let world = World::with_bucket().await;
+    let src = &world.src;
+    let output = world.files().join("output");
+    let summary = world.files().join("summary.md");
     let env = |more: &[(&str, &str)]| {
-        let mut env = emu.env();
+        let mut env = world.env(more);
         for (k, v) in env.iter_mut() {
             match k.as_str() {
                 "AWS_ACCESS_KEY_ID" => *v = ACCESS_KEY.into(),
@@ -1100,7 +1062,6 @@ async fn secrets_never_appear_in_logs_outputs_or_summary() {
         env.push(("RUNNER_DEBUG".into(), "1".into()));
         env.push(("GITHUB_OUTPUT".into(), output.display().to_string()));
         env.push(("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()));
-        env.extend(inputs(src.path(), more));
         env
     };
 
@@ -1141,18 +1102,14 @@ async fn secrets_never_appear_in_logs_outputs_or_summary() {
 /// waiting at once, says what was in progress and how to follow it, and exits 130.
 #[tokio::test]
 async fn a_timeout_exits_3_naming_what_was_still_in_progress() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    assert_eq!(run(&env, src.path()).code, 0, "first launch");
+    let src = &world.src;
+    assert_eq!(world.run(&[]).code, 0, "first launch");
     emu.hold_distributions(60);
     set_marker(src.path(), "two");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[("INPUT_TIMEOUT", "3s")]));
-    let r = run(&env, src.path());
+    let r = world.run(&[("INPUT_TIMEOUT", "3s")]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("timed out after 3s while waiting for CloudFront distribution"), "{}", r.stderr);
     assert!(r.stderr.contains("last seen: InProgress") && r.stderr.contains("longer `timeout`"), "{}", r.stderr);
@@ -1163,18 +1120,16 @@ async fn a_timeout_exits_3_naming_what_was_still_in_progress() {
 
 #[tokio::test]
 async fn an_interrupt_stops_waiting_and_exits_130() {
-    let emu = Emulator::start();
-    let c = emu.clients().await;
+    let world = World::start().await;
+    let (emu, c) = (&world.emu, &world.c);
     c.versioned_bucket(BUCKET).await;
-    let src = function_source("one");
-    let mut env = emu.env();
-    env.extend(inputs(src.path(), &[]));
-    assert_eq!(run(&env, src.path()).code, 0, "first launch");
+    let src = &world.src;
+    assert_eq!(world.run(&[]).code, 0, "first launch");
     emu.hold_distributions(60);
 
     for (signal, marker) in [("-INT", "two"), ("-TERM", "three")] {
         set_marker(src.path(), marker);
-        let (code, waited, stderr) = interrupt_while_waiting(&env, src.path(), signal);
+        let (code, waited, stderr) = interrupt_while_waiting(&world.env(&[]), src.path(), signal);
         assert_eq!(code, Some(130), "SIG{}: exit code\n{stderr}", &signal[1..]);
         assert!(waited < Duration::from_secs(10), "SIG{}: took {waited:?} to exit", &signal[1..]);
         for phrase in ["interrupted during Distribution", "aws cloudfront wait distribution-deployed --id "] {

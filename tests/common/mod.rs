@@ -1,6 +1,7 @@
 //! Shared by the integration tests: the emulator, the binary, and reading the emulator's state.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod runner;
 
 use std::io::{BufRead, BufReader};
@@ -220,6 +221,67 @@ pub fn edge_get(url: &str) -> (u16, String, String) {
 pub fn edge_log(edge: &str) -> Vec<serde_json::Value> {
     let mut response = ureq::get(&format!("{edge}/_edge/log")).call().expect("read the edge's log");
     serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// One test's world: its own emulator, clients on it, a copy of the example function, and a scratch
+/// directory. The same preamble for every integration test.
+pub struct World {
+    pub emu: Emulator,
+    pub c: Clients,
+    pub src: tempfile::TempDir,
+    pub files: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn start() -> World {
+        let emu = Emulator::start();
+        let c = emu.clients().await;
+        World { emu, c, src: function_source("one"), files: tempfile::tempdir().unwrap() }
+    }
+
+    /// A world with the artifact bucket, versioned.
+    pub async fn with_bucket() -> World {
+        let world = World::start().await;
+        world.c.versioned_bucket(BUCKET).await;
+        world
+    }
+
+    /// A world where the example is launched (the first launch must succeed).
+    pub async fn launched() -> World {
+        let world = World::with_bucket().await;
+        let r = world.run(&[]);
+        assert_eq!(r.code, 0, "the first launch failed:\n{}", r.stderr);
+        world
+    }
+
+    pub fn files(&self) -> &Path {
+        self.files.path()
+    }
+
+    /// The environment of a run of the example with `more` over its inputs (a blank value unsets
+    /// one); in a value, `{files}` is the scratch directory and `{emulator}` the emulator's URL.
+    pub fn env(&self, more: &[(&str, &str)]) -> Vec<(String, String)> {
+        let files = self.files().display().to_string();
+        let more: Vec<(String, String)> = more
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.replace("{files}", &files).replace("{emulator}", &self.emu.url)))
+            .collect();
+        let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut env = self.emu.env();
+        env.extend(inputs(self.src.path(), &more));
+        env
+    }
+
+    /// Runs the binary on the example with `more` over its inputs.
+    pub fn run(&self, more: &[(&str, &str)]) -> Run {
+        run(&self.env(more), self.src.path())
+    }
+
+    /// Changes the code (a new release marker), then runs.
+    pub fn release(&self, marker: &str, more: &[(&str, &str)]) -> Run {
+        set_marker(self.src.path(), marker);
+        self.run(more)
+    }
 }
 
 /// A copy of the example edge function in a temporary directory, with a release marker.

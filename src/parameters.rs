@@ -1,0 +1,189 @@
+//! Parameters: the value of each parameter the template declares, decided from the inputs, what the
+//! release knows (the version, the code's object) and what the stack has now. Pure: the plan uses it
+//! to refuse a release CloudFormation would refuse, before anything is written.
+
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use crate::stack::StackInfo;
+use crate::template::TemplateInfo;
+
+/// A value for one declared parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamValue {
+    Value(String, String),
+    /// Keep what the stack has now.
+    Previous(String),
+}
+
+/// What the tool knows and fills in, when the template declares the parameter.
+#[derive(Debug, Clone, Default)]
+pub struct Fill {
+    pub first_launch: bool,
+    pub version_arn: Option<String>,
+    pub artifact_object_version: Option<String>,
+}
+
+/// Decides each declared parameter's value: `parameters` wins; then the first-launch and version
+/// parameters; then FunctionName and the artifact's bucket, key and version; then the stack's
+/// previous value; else the template's default. Returns the parameters to pass, or the problems.
+pub fn parameters(
+    settings: &Settings,
+    template: &TemplateInfo,
+    current: Option<&StackInfo>,
+    fill: &Fill,
+) -> Result<Vec<ParamValue>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (given, _) in &settings.parameters {
+        if !template.declares(given) {
+            problems.push(format!("`parameters` sets {given}, which the template does not declare"));
+        }
+    }
+    // Without a new object (a rollback), the stack keeps the code's bucket, key and version together.
+    let object = fill.artifact_object_version.is_some();
+    for (key, default) in &template.parameters {
+        let value = |v: &str| Some(ParamValue::Value(key.clone(), v.to_owned()));
+        let chosen = if let Some((_, v)) = settings.parameters.iter().find(|(k, _)| k == key) {
+            value(v)
+        } else if *key == settings.first_launch_parameter {
+            value(if fill.first_launch { "true" } else { "false" })
+        } else if *key == settings.version_parameter {
+            match (&fill.version_arn, default) {
+                (Some(arn), _) => value(arn),
+                (None, Some(_)) => None,
+                (None, None) => value("NONE"),
+            }
+        } else {
+            match key.as_str() {
+                "FunctionName" => value(&settings.function_name),
+                "ArtifactBucket" if object => value(&settings.artifact_bucket),
+                "ArtifactKey" if object => value(&settings.artifact_key()),
+                "ArtifactObjectVersion" => fill.artifact_object_version.as_deref().and_then(value),
+                _ => None,
+            }
+        };
+        let chosen =
+            chosen.or_else(|| current.and_then(|s| s.parameter(key)).map(|_| ParamValue::Previous(key.clone())));
+        match (chosen, default) {
+            (Some(p), _) => out.push(p),
+            (None, Some(_)) => {}
+            (None, None) => problems.push(format!("the template's parameter {key} has no default and no value")),
+        }
+    }
+    // A value CloudFormation would refuse fails now, not after the upload and the publish.
+    for p in &out {
+        if let ParamValue::Value(key, value) = p {
+            if let Some((_, allowed)) = template.allowed.iter().find(|(k, _)| k == key) {
+                if !allowed.contains(value) {
+                    problems.push(format!(
+                        "{key}={value} is not one of the template's AllowedValues ({})",
+                        allowed.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::precondition(
+            problems.join("; "),
+            "Correct `parameters` (Key=Value): give each missing value, remove the ones the template does not declare, keep values within AllowedValues.",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::read;
+    use crate::settings::validate;
+
+    fn settings(params: &str) -> Settings {
+        let dir = std::env::temp_dir();
+        let vars = [
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_ARTIFACT-PREFIX", "rel/"),
+            ("INPUT_SOURCE", dir.to_str().unwrap()),
+            ("INPUT_PARAMETERS", params),
+        ];
+        validate(read(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap().0).unwrap()
+    }
+
+    fn template(keys: &[(&str, Option<&str>)]) -> TemplateInfo {
+        TemplateInfo {
+            parameters: keys.iter().map(|(k, d)| (k.to_string(), d.map(str::to_owned))).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn v(k: &str, val: &str) -> ParamValue {
+        ParamValue::Value(k.into(), val.into())
+    }
+
+    #[test]
+    fn release_fills_known_parameters_and_keeps_the_rest() {
+        let t = template(&[
+            ("FirstLaunch", Some("true")),
+            ("LambdaVersion", Some("NONE")),
+            ("FunctionName", None),
+            ("ArtifactBucket", None),
+            ("ArtifactKey", None),
+            ("ArtifactObjectVersion", Some("")),
+            ("OriginDomainName", Some("example.com")),
+            ("Unset", Some("d")),
+        ]);
+        let current =
+            StackInfo { parameters: vec![("OriginDomainName".into(), "example.org".into())], ..Default::default() };
+        let fill = Fill {
+            first_launch: false,
+            version_arn: Some("arn:v:3".into()),
+            artifact_object_version: Some("ov1".into()),
+        };
+        let p = parameters(&settings(""), &t, Some(&current), &fill).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                v("FirstLaunch", "false"),
+                v("LambdaVersion", "arn:v:3"),
+                v("FunctionName", "edge"),
+                v("ArtifactBucket", "artifacts"),
+                v("ArtifactKey", "rel/edge.zip"),
+                v("ArtifactObjectVersion", "ov1"),
+                ParamValue::Previous("OriginDomainName".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn first_launch_leaves_the_version_to_its_default_and_given_parameters_win() {
+        let t = template(&[("FirstLaunch", Some("true")), ("LambdaVersion", Some("NONE")), ("FunctionName", None)]);
+        let fill = Fill { first_launch: true, ..Default::default() };
+        let p = parameters(&settings("FunctionName=other"), &t, None, &fill).unwrap();
+        assert_eq!(p, vec![v("FirstLaunch", "true"), v("FunctionName", "other")]);
+    }
+
+    #[test]
+    fn undeclared_and_missing_parameters_are_reported_together() {
+        let t = template(&[("FirstLaunch", Some("true")), ("LambdaVersion", None), ("Needed", None)]);
+        let err =
+            parameters(&settings("Typo=1"), &t, None, &Fill { first_launch: true, ..Default::default() }).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.exit_code(), 2);
+        assert!(text.contains("Typo") && text.contains("Needed"), "{text}");
+    }
+
+    #[test]
+    fn values_outside_allowed_values_fail_before_any_write() {
+        let mut t = template(&[("FirstLaunch", Some("true")), ("LambdaVersion", Some("NONE")), ("Tier", Some("a"))]);
+        t.allowed =
+            vec![("FirstLaunch".into(), vec!["true".into(), "false".into()]), ("Tier".into(), vec!["a".into()])];
+        let fill = Fill { first_launch: true, ..Default::default() };
+        assert!(parameters(&settings(""), &t, None, &fill).is_ok());
+        let err = parameters(&settings("Tier=b"), &t, None, &fill).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("Tier=b is not one of the template's AllowedValues (a)"), "{err}");
+    }
+}

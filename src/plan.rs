@@ -1,0 +1,786 @@
+//! Plan: what a run will do, decided from the settings and what preflight found, with no AWS call.
+//! Every reason not to go on (a missing stack, a template without the version parameter, a
+//! rollback target that does not exist) is found here or in preflight, so that nothing is written
+//! before all of them have been looked at; `release.rs` then carries the plan out.
+
+use crate::artifact::Artifact;
+use crate::distribution::{self, DistributionInfo};
+use crate::error::{Error, Result};
+use crate::function::{self, FunctionInfo};
+use crate::package::Package;
+use crate::parameters::{self, Fill};
+use crate::preflight::{self, Found};
+use crate::settings::{Mode, RollbackTarget, Settings};
+use crate::stack::{self, StackInfo};
+use crate::template::{self, Template, TemplateInfo};
+
+const FUNCTION_TYPE: &str = "AWS::Lambda::Function";
+
+/// Lambda@Edge's limit for functions serving viewer events, in older editions of the quotas page;
+/// worth a warning, since a viewer function that large is slow at every request.
+const VIEWER_WARN_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug)]
+pub enum Plan {
+    /// No stack yet (or a failed first launch, deleted first): upload, create, wait.
+    Launch(Launch),
+    /// The stack exists: the version it will run, how it comes to be, and the stack update.
+    Update(Box<Update>),
+    /// `dry-run`: what a release would do. Nothing is written.
+    DryRun(DryRun),
+}
+
+#[derive(Debug)]
+pub struct Launch {
+    /// A stack left in ROLLBACK_COMPLETE by a failed first launch, deleted first.
+    pub recreate: Option<StackInfo>,
+    pub template: Template,
+    pub package: Package,
+}
+
+#[derive(Debug)]
+pub struct Update {
+    pub stack: StackInfo,
+    pub function: FunctionInfo,
+    pub template: Template,
+    pub summary: TemplateInfo,
+    pub distribution: Option<(String, DistributionInfo)>,
+    /// The version the distribution runs before this run, if it can be told.
+    pub live: Option<FunctionInfo>,
+    pub object: ObjectStep,
+    pub version: VersionStep,
+    /// False when the code is unchanged and no template, parameters or tags were given: the stack
+    /// is not touched.
+    pub update_stack: bool,
+    /// Whether a failed check may re-point the stack at `live` (`rollback-on-failure`), and what
+    /// else the release changes, which re-pointing would not undo.
+    pub other_changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The code's object version in the artifact bucket.
+#[derive(Debug)]
+pub enum ObjectStep {
+    /// No object for this release: the stack keeps the one it has (a rollback, or no update).
+    Keep(Option<Artifact>),
+    /// An object version already holds exactly this code: not uploaded again.
+    Reuse(Artifact),
+    /// Upload the package.
+    Upload(Package),
+    /// The deployer's uploaded object version.
+    Uploaded(Artifact),
+}
+
+/// The numbered version the stack will point at.
+#[derive(Debug)]
+pub enum VersionStep {
+    /// A version that exists already: the live one (unchanged code) or `rollback-to`'s target.
+    Existing(FunctionInfo),
+    /// A version published earlier from this code, by a run that stopped before its stack update.
+    Reuse(FunctionInfo),
+    /// Update `$LATEST` from the object (unless it holds this code already), then publish.
+    Publish { update_code: bool },
+}
+
+#[derive(Debug)]
+pub struct DryRun {
+    pub first_launch: bool,
+    /// Whether a release would change anything.
+    pub changes: bool,
+    /// The version the stack would run, when it is known without publishing.
+    pub version: Option<FunctionInfo>,
+    pub object: Option<Artifact>,
+    pub would: String,
+}
+
+/// Decides the run, or says every reason it cannot go on (exit 2, nothing written).
+pub fn plan(settings: &Settings, mut found: Found) -> Result<Plan> {
+    let mut problems = std::mem::take(&mut found.problems);
+    let decided = match (&settings.mode, found.stack.clone()) {
+        (Mode::Rollback(target), stack) => rollback(settings, found, stack, target, &mut problems),
+        (Mode::Object, None) => {
+            problems.push(Error::precondition(
+                format!("stack {} does not exist: the deployer releases into an existing stack", settings.stack_name),
+                "Launch the stack first (with the action, the CLI or the console), or fix the deployer's INPUT_STACK_NAME.",
+            ));
+            None
+        }
+        (Mode::Release { .. }, None) => launch(settings, found, None, &mut problems),
+        (Mode::Release { .. }, Some(st)) if st.status.is_failed_launch() && settings.recreate_failed_stack => {
+            launch(settings, found, Some(st), &mut problems)
+        }
+        (_, Some(st)) => match stack::check_updatable(&settings.stack_name, &st.status) {
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+            Ok(()) => update(settings, found, st, &mut problems),
+        },
+    };
+    match (decided, problems.len()) {
+        (Some(plan), 0) => Ok(plan),
+        (_, 0) => Err(Error::failed(
+            "the plan found no way on and no reason why",
+            "This is a bug in lambda-edge-deploy: please report it with the log.",
+        )),
+        (_, 1) => Err(problems.remove(0)),
+        _ => Err(Error::Preflight(problems)),
+    }
+}
+
+/// Keeps a problem for the report; the value when there is none.
+fn keep<T>(problems: &mut Vec<Error>, r: Result<T>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(Error::Preflight(all)) => {
+            problems.extend(all);
+            None
+        }
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    }
+}
+
+fn launch(settings: &Settings, found: Found, failed: Option<StackInfo>, problems: &mut Vec<Error>) -> Option<Plan> {
+    if matches!(found.template, Template::Previous) {
+        problems.push(Error::precondition(
+            format!("stack {} does not exist, and no template was given to create it", settings.stack_name),
+            "Give `template` (or `template-url`) for the first launch, or fix `stack-name` if the stack exists under another name.",
+        ));
+        return None;
+    }
+    let summary = found.summary?;
+    keep(problems, template::require_parameters(settings, &summary));
+    keep(problems, template::require_capabilities(settings, &summary));
+    if found.function.is_some() && summary.has_resource(FUNCTION_TYPE) {
+        problems.push(Error::precondition(
+            format!(
+                "function {} already exists, but stack {} does not: the template would create the function again and fail",
+                settings.function_name, settings.stack_name
+            ),
+            "Delete the function (or import it into the stack), or use another `function-name` for the new stack.",
+        ));
+    }
+    if settings.wait && settings.distribution_id.is_none() && !summary.has_resource(preflight::DISTRIBUTION_TYPE) {
+        problems.push(preflight::no_distribution(settings));
+    }
+    // With a stand-in object version, so that a parameter CloudFormation would refuse fails now.
+    let pending = Fill { first_launch: true, version_arn: None, artifact_object_version: Some("pending".into()) };
+    keep(problems, parameters::parameters(settings, &summary, None, &pending));
+    let package = found.package?;
+    if settings.dry_run {
+        return Some(Plan::DryRun(DryRun {
+            first_launch: true,
+            changes: true,
+            version: None,
+            object: None,
+            would: format!(
+                "upload s3://{}/{} and create stack {} ({}=true)",
+                settings.artifact_bucket,
+                settings.artifact_key(),
+                settings.stack_name,
+                settings.first_launch_parameter
+            ),
+        }));
+    }
+    Some(Plan::Launch(Launch { recreate: failed, template: found.template, package }))
+}
+
+/// The state a release or a rollback starts from, checked: the function, the template's
+/// parameters, the stack's function.
+fn current(
+    settings: &Settings,
+    found: &Found,
+    st: &StackInfo,
+    problems: &mut Vec<Error>,
+) -> Option<(FunctionInfo, TemplateInfo)> {
+    let Some(function) = found.function.clone() else {
+        problems.push(Error::precondition(
+            format!("function {} does not exist, but stack {} does", settings.function_name, settings.stack_name),
+            match settings.mode {
+                Mode::Object => "The zip's key names the function: upload it as `<artifact-prefix><function-name>.zip`, with the stack's function name (its FunctionName parameter).",
+                _ => "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
+            },
+        ));
+        return None;
+    };
+    if let Some(named) = st.parameter("FunctionName") {
+        if named != settings.function_name && !settings.parameters.iter().any(|(k, _)| k == "FunctionName") {
+            problems.push(Error::precondition(
+                format!(
+                    "stack {} runs function {named} (its FunctionName parameter), not {}",
+                    settings.stack_name, settings.function_name
+                ),
+                "Fix `function-name` or `stack-name`: they must name the same release.",
+            ));
+        }
+    }
+    let summary = found.summary.clone()?;
+    keep(problems, template::require_parameters(settings, &summary));
+    keep(problems, template::require_capabilities(settings, &summary));
+    Some((function, summary))
+}
+
+fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut Vec<Error>) -> Option<Plan> {
+    let (function, summary) = current(settings, &found, &st, problems)?;
+    // With stand-ins for what the release will know, so that a bad value fails before any write.
+    let pending = Fill {
+        first_launch: false,
+        version_arn: Some("pending".into()),
+        artifact_object_version: Some("pending".into()),
+    };
+    keep(problems, parameters::parameters(settings, &summary, Some(&st), &pending))?;
+    let live = live_version(settings, &st, found.distribution.as_ref().map(|(_, d)| d), &function.arn, &found.versions);
+    let mut warnings = Vec::new();
+    let (object, version, update_stack) = match (&settings.mode, found.upload.take(), found.package.take()) {
+        (Mode::Object, Some(upload), _) => {
+            if settings.dry_run {
+                return Some(Plan::DryRun(DryRun {
+                    first_launch: false,
+                    changes: true,
+                    version: None,
+                    object: Some(upload.clone()),
+                    would: format!("release s3://{}/{} version {}", upload.bucket, upload.key, upload.version_id),
+                }));
+            }
+            (ObjectStep::Uploaded(upload), VersionStep::Publish { update_code: true }, true)
+        }
+        (_, _, Some(package)) => {
+            if let Some((_, d)) = &found.distribution {
+                let viewer =
+                    distribution::versions_of(d, &function.arn).iter().any(|a| a.event_type.starts_with("viewer"));
+                if viewer && package.size > VIEWER_WARN_BYTES {
+                    warnings.push(format!("the package is {} bytes and the function serves a viewer event: viewer functions were limited to 1 MB, and every byte adds to cold starts at each request", package.size));
+                }
+            }
+            let sha = package.code_sha256.clone();
+            let latest_current = function.code_sha256 == sha && !settings.force;
+            let live_current = live.as_ref().is_some_and(|v| v.code_sha256 == sha) && !settings.force;
+            // With nothing but the code to release, unchanged code leaves the stack alone; a template,
+            // parameters or tags given may still change it.
+            let stack_inputs =
+                settings.template.is_some() || !settings.parameters.is_empty() || !settings.tags.is_empty();
+            let object = match found.object.take().filter(|_| latest_current) {
+                Some(existing) => ObjectStep::Reuse(existing),
+                None => ObjectStep::Upload(package),
+            };
+            let version = match (&live, live_current) {
+                (Some(live), true) => VersionStep::Existing(live.clone()),
+                _ => match function::published_from(&found.versions, &sha).filter(|_| latest_current) {
+                    Some(v) => VersionStep::Reuse(v.clone()),
+                    None => VersionStep::Publish { update_code: !latest_current },
+                },
+            };
+            let unchanged = live_current && latest_current && !stack_inputs;
+            if unchanged && settings.dry_run {
+                return Some(Plan::DryRun(DryRun {
+                    first_launch: false,
+                    changes: false,
+                    version: live.clone(),
+                    object: match object {
+                        ObjectStep::Reuse(a) => Some(a),
+                        _ => None,
+                    },
+                    would: "nothing: the live version already runs this code".to_owned(),
+                }));
+            }
+            if unchanged {
+                let object = match object {
+                    ObjectStep::Reuse(a) => ObjectStep::Keep(Some(a)),
+                    _ => ObjectStep::Keep(None),
+                };
+                (object, version, false)
+            } else {
+                if settings.dry_run {
+                    let what = if live_current && latest_current {
+                        "update the stack only (the code is unchanged)"
+                    } else {
+                        "upload, update the function, publish a version and update the stack"
+                    };
+                    return Some(Plan::DryRun(DryRun {
+                        first_launch: false,
+                        changes: true,
+                        version: None,
+                        object: None,
+                        would: what.to_owned(),
+                    }));
+                }
+                (object, version, true)
+            }
+        }
+        _ => return None,
+    };
+    Some(Plan::Update(Box::new(Update {
+        stack: st,
+        function,
+        template: found.template,
+        summary,
+        distribution: found.distribution,
+        live,
+        object,
+        version,
+        update_stack,
+        other_changes: found.other_changes,
+        warnings,
+    })))
+}
+
+fn rollback(
+    settings: &Settings,
+    found: Found,
+    stack: Option<StackInfo>,
+    target: &RollbackTarget,
+    problems: &mut Vec<Error>,
+) -> Option<Plan> {
+    let Some(st) = stack else {
+        problems.push(Error::precondition(
+            format!("stack {} does not exist: there is nothing to roll back", settings.stack_name),
+            "Fix `stack-name`; `rollback-to` re-points an existing stack at an already published version.",
+        ));
+        return None;
+    };
+    if let Err(e) = stack::check_updatable(&settings.stack_name, &st.status) {
+        problems.push(e);
+        return None;
+    }
+    let (function, summary) = current(settings, &found, &st, problems)?;
+    let live = live_version(settings, &st, found.distribution.as_ref().map(|(_, d)| d), &function.arn, &found.versions);
+    let target = keep(problems, resolve(settings, &function, live.as_ref(), &found.versions, target))?;
+    let update_stack = live.as_ref().is_none_or(|l| l.arn != target.arn);
+    if settings.dry_run {
+        return Some(Plan::DryRun(DryRun {
+            first_launch: false,
+            changes: update_stack,
+            version: Some(target.clone()),
+            object: None,
+            would: if update_stack {
+                "update the stack to run that version".to_owned()
+            } else {
+                "nothing: the distribution already runs it".to_owned()
+            },
+        }));
+    }
+    Some(Plan::Update(Box::new(Update {
+        stack: st,
+        function,
+        template: Template::Previous,
+        summary,
+        distribution: found.distribution,
+        live,
+        object: ObjectStep::Keep(None),
+        version: VersionStep::Existing(target),
+        update_stack,
+        other_changes: Vec::new(),
+        warnings: Vec::new(),
+    })))
+}
+
+/// The version `rollback-to` names, which must be a published version of this function.
+fn resolve(
+    settings: &Settings,
+    function: &FunctionInfo,
+    live: Option<&FunctionInfo>,
+    versions: &[FunctionInfo],
+    target: &RollbackTarget,
+) -> Result<FunctionInfo> {
+    let fn_arn = &function.arn;
+    let arn = match target {
+        RollbackTarget::Arn(a) => a.clone(),
+        RollbackTarget::Number(n) => format!("{fn_arn}:{n}"),
+        RollbackTarget::Previous => {
+            let Some(live) = live else {
+                return Err(Error::precondition(
+                    format!("cannot tell which version of {} the distribution runs now", settings.function_name),
+                    "Give `rollback-to` a version number or version ARN instead of `previous`.",
+                ));
+            };
+            match versions.iter().rev().find(|v| v.number() < live.number() && !v.failed) {
+                Some(v) => v.arn.clone(),
+                None => {
+                    return Err(Error::precondition(
+                        format!(
+                            "version {} of {} is the first one published: there is no previous version",
+                            live.version, settings.function_name
+                        ),
+                        "Nothing to roll back to; release a fixed version instead.",
+                    ))
+                }
+            }
+        }
+    };
+    if !arn.starts_with(&format!("{fn_arn}:")) {
+        return Err(Error::precondition(
+            format!("`rollback-to` names {arn}, which is not a version of {fn_arn}"),
+            "Give a version of the stack's function (see its versions in the Lambda console).",
+        ));
+    }
+    versions.iter().find(|v| v.arn == arn).cloned().ok_or_else(|| {
+        Error::precondition(
+            format!("version {arn} does not exist"),
+            format!(
+                "List the published versions (aws lambda list-versions-by-function --function-name {}) and pick one.",
+                settings.function_name
+            ),
+        )
+    })
+}
+
+/// The version of the function that the distribution runs now (or, without a distribution, the
+/// one the stack's version parameter names), with its code hash.
+fn live_version(
+    settings: &Settings,
+    st: &StackInfo,
+    d: Option<&DistributionInfo>,
+    function_arn: &str,
+    versions: &[FunctionInfo],
+) -> Option<FunctionInfo> {
+    let from_distribution = d.and_then(|d| {
+        let mut arns: Vec<String> =
+            distribution::versions_of(d, function_arn).into_iter().map(|a| a.arn.clone()).collect();
+        arns.dedup();
+        (arns.len() == 1).then(|| arns.remove(0))
+    });
+    let arn = from_distribution.or_else(|| {
+        st.parameter(&settings.version_parameter).filter(|v| function::version_of(v).is_some()).map(str::to_owned)
+    })?;
+    versions.iter().find(|v| v.arn == arn).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every mode and refusal the README describes: given what preflight found, the plan.
+
+    use super::*;
+    use crate::distribution::Association;
+    use crate::stack::StackStatus;
+
+    const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge";
+    const NEW: &str = "new-code=";
+    const OLD: &str = "old-code=";
+
+    fn settings(more: &[(&str, &str)]) -> Settings {
+        let source = std::env::temp_dir().display().to_string();
+        let mut vars: Vec<(String, String)> = [
+            ("INPUT_FUNCTION-NAME", "edge"),
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_SOURCE", source.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in more {
+            vars.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                vars.push((k.to_string(), v.to_string()));
+            }
+        }
+        crate::settings::validate(crate::inputs::read(vars).unwrap().0).unwrap()
+    }
+
+    fn version(n: u64, sha: &str) -> FunctionInfo {
+        FunctionInfo { arn: format!("{FN}:{n}"), version: n.to_string(), code_sha256: sha.into(), ..Default::default() }
+    }
+
+    fn latest(sha: &str) -> FunctionInfo {
+        FunctionInfo { arn: FN.into(), version: "$LATEST".into(), code_sha256: sha.into(), ..Default::default() }
+    }
+
+    fn summary() -> TemplateInfo {
+        let keys =
+            ["FirstLaunch", "LambdaVersion", "FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion"];
+        TemplateInfo {
+            parameters: keys.iter().map(|k| (k.to_string(), Some("x".to_string()))).collect(),
+            resource_types: vec![
+                FUNCTION_TYPE.into(),
+                "AWS::Lambda::Version".into(),
+                preflight::DISTRIBUTION_TYPE.into(),
+            ],
+            capabilities: vec!["CAPABILITY_IAM".into()],
+            ..Default::default()
+        }
+    }
+
+    fn stack(status: &str) -> StackInfo {
+        StackInfo {
+            id: "arn:aws:cloudformation:us-east-1:123456789012:stack/site/1".into(),
+            status: StackStatus::new(status),
+            parameters: vec![("FunctionName".into(), "edge".into()), ("LambdaVersion".into(), format!("{FN}:2"))],
+        }
+    }
+
+    fn distribution(runs: u64) -> (String, DistributionInfo) {
+        let association = Association {
+            behavior: "default".into(),
+            event_type: "origin-request".into(),
+            arn: format!("{FN}:{runs}"),
+        };
+        (
+            "E1".into(),
+            DistributionInfo { status: "Deployed".into(), associations: vec![association], ..Default::default() },
+        )
+    }
+
+    fn object() -> Artifact {
+        Artifact { bucket: "artifacts".into(), key: "edge.zip".into(), version_id: "o1".into() }
+    }
+
+    /// A released stack: version 2 (old code) live, version 1 before it.
+    fn released(package: &str) -> Found {
+        Found {
+            package: Some(Package::stub(package, 100)),
+            stack: Some(stack("UPDATE_COMPLETE")),
+            function: Some(latest(OLD)),
+            summary: Some(summary()),
+            distribution: Some(distribution(2)),
+            versions: vec![version(1, "first="), version(2, OLD)],
+            ..Default::default()
+        }
+    }
+
+    fn no_stack() -> Found {
+        Found {
+            package: Some(Package::stub(NEW, 100)),
+            template: Template::Body("...".into()),
+            summary: Some(summary()),
+            ..Default::default()
+        }
+    }
+
+    fn refused(s: &Settings, found: Found) -> String {
+        match plan(s, found) {
+            Err(e) => {
+                assert_eq!(e.exit_code(), 2, "{e}");
+                format!("{e} / {}", e.help())
+            }
+            Ok(p) => panic!("expected a refusal, got {p:?}"),
+        }
+    }
+
+    fn update(s: &Settings, found: Found) -> Update {
+        match plan(s, found) {
+            Ok(Plan::Update(u)) => *u,
+            other => panic!("expected an update, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_launch() {
+        let s = settings(&[]);
+        let Ok(Plan::Launch(l)) = plan(&s, no_stack()) else { panic!("no launch") };
+        assert!(l.recreate.is_none());
+        assert_eq!(l.package.code_sha256, NEW);
+
+        let mut without_template = no_stack();
+        without_template.template = Template::Previous;
+        assert!(refused(&s, without_template).contains("no template was given to create it"));
+
+        let mut function_exists = no_stack();
+        function_exists.function = Some(latest(OLD));
+        assert!(refused(&s, function_exists).contains("already exists, but stack site does not"));
+
+        let mut no_distribution = no_stack();
+        no_distribution.summary.as_mut().unwrap().resource_types.retain(|t| t != preflight::DISTRIBUTION_TYPE);
+        assert!(refused(&s, no_distribution).contains("has no AWS::CloudFront::Distribution"));
+        let mut not_waiting = no_stack();
+        not_waiting.summary.as_mut().unwrap().resource_types.retain(|t| t != preflight::DISTRIBUTION_TYPE);
+        assert!(matches!(plan(&settings(&[("INPUT_WAIT", "false")]), not_waiting), Ok(Plan::Launch(_))));
+
+        let Ok(Plan::DryRun(d)) = plan(&settings(&[("INPUT_DRY-RUN", "true")]), no_stack()) else { panic!() };
+        assert!(d.first_launch && d.changes && d.would.contains("create stack site"), "{d:?}");
+    }
+
+    #[test]
+    fn a_failed_first_launch_is_a_dead_end_unless_recreated() {
+        let mut found = no_stack();
+        found.stack = Some(stack("ROLLBACK_COMPLETE"));
+        let said = refused(&settings(&[]), found);
+        assert!(said.contains("ROLLBACK_COMPLETE") && said.contains("recreate-failed-stack"), "{said}");
+        // The function rolled back with the stack: that is not a second problem to report.
+        assert!(!said.contains("function edge does not exist"), "{said}");
+
+        let mut found = no_stack();
+        found.stack = Some(stack("ROLLBACK_COMPLETE"));
+        let Ok(Plan::Launch(l)) = plan(&settings(&[("INPUT_RECREATE-FAILED-STACK", "true")]), found) else { panic!() };
+        assert_eq!(l.recreate.unwrap().status, "ROLLBACK_COMPLETE");
+    }
+
+    #[test]
+    fn stacks_that_cannot_take_an_update_are_refused_with_other_problems() {
+        for status in ["REVIEW_IN_PROGRESS", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED"] {
+            let mut found = released(NEW);
+            found.stack = Some(stack(status));
+            found.problems.push(Error::precondition("the artifact bucket artifacts does not exist", "Create it."));
+            let said = refused(&settings(&[]), found);
+            assert!(said.contains(status) && said.contains("does not exist"), "{said}");
+        }
+    }
+
+    #[test]
+    fn a_code_change_uploads_updates_publishes_and_updates_the_stack() {
+        let u = update(&settings(&[]), released(NEW));
+        assert!(matches!(u.object, ObjectStep::Upload(_)), "{:?}", u.object);
+        assert!(matches!(u.version, VersionStep::Publish { update_code: true }), "{:?}", u.version);
+        assert!(u.update_stack);
+        assert_eq!(u.live.unwrap().arn, format!("{FN}:2"));
+    }
+
+    #[test]
+    fn unchanged_code_touches_nothing_unless_stack_inputs_are_given() {
+        let mut found = released(OLD);
+        found.object = Some(object());
+        let u = update(&settings(&[]), found);
+        assert!(matches!(&u.object, ObjectStep::Keep(Some(a)) if a.version_id == "o1"), "{:?}", u.object);
+        assert!(matches!(&u.version, VersionStep::Existing(v) if v.arn == format!("{FN}:2")), "{:?}", u.version);
+        assert!(!u.update_stack);
+
+        for given in [("INPUT_PARAMETERS", "OriginDomainName=example.org"), ("INPUT_TAGS", "team=web")] {
+            let mut found = released(OLD);
+            found.object = Some(object());
+            found.summary.as_mut().unwrap().parameters.push(("OriginDomainName".into(), Some("example.com".into())));
+            let u = update(&settings(&[given]), found);
+            assert!(matches!(u.object, ObjectStep::Reuse(_)), "{given:?}: {:?}", u.object);
+            assert!(matches!(u.version, VersionStep::Existing(_)), "{given:?}");
+            assert!(u.update_stack, "{given:?}");
+        }
+
+        let Ok(Plan::DryRun(d)) = plan(&settings(&[("INPUT_DRY-RUN", "true")]), released(OLD)) else { panic!() };
+        assert!(!d.changes && d.version.unwrap().arn.ends_with(":2"));
+    }
+
+    #[test]
+    fn a_run_stopped_after_publishing_reuses_that_version() {
+        let mut found = released(NEW);
+        found.function = Some(latest(NEW));
+        found.versions.push(version(3, NEW));
+        found.object = Some(object());
+        let u = update(&settings(&[]), found);
+        assert!(matches!(u.object, ObjectStep::Reuse(_)));
+        assert!(matches!(&u.version, VersionStep::Reuse(v) if v.version == "3"), "{:?}", u.version);
+        assert!(u.update_stack);
+
+        // $LATEST holds the code, but no version was published from it yet: publish without updating.
+        let mut found = released(NEW);
+        found.function = Some(latest(NEW));
+        let u = update(&settings(&[]), found);
+        assert!(matches!(u.version, VersionStep::Publish { update_code: false }), "{:?}", u.version);
+
+        // A version Lambda failed to create is never reused.
+        let mut found = released(NEW);
+        found.function = Some(latest(NEW));
+        found.versions.push(FunctionInfo { failed: true, ..version(3, NEW) });
+        let u = update(&settings(&[]), found);
+        assert!(matches!(u.version, VersionStep::Publish { .. }), "{:?}", u.version);
+    }
+
+    #[test]
+    fn force_publishes_the_same_code_again() {
+        let mut found = released(OLD);
+        found.object = Some(object());
+        let u = update(&settings(&[("INPUT_FORCE", "true")]), found);
+        assert!(matches!(u.object, ObjectStep::Upload(_)));
+        assert!(matches!(u.version, VersionStep::Publish { update_code: true }));
+        assert!(u.update_stack);
+    }
+
+    #[test]
+    fn the_release_and_the_stack_must_name_the_same_function() {
+        let mut found = released(NEW);
+        found.stack.as_mut().unwrap().parameters[0].1 = "other".into();
+        assert!(refused(&settings(&[]), found).contains("runs function other"));
+        let mut found = released(NEW);
+        found.function = None;
+        assert!(refused(&settings(&[]), found).contains("function edge does not exist, but stack site does"));
+    }
+
+    #[test]
+    fn the_template_must_take_the_version_and_the_capabilities_given() {
+        let mut found = released(NEW);
+        found.summary.as_mut().unwrap().parameters.retain(|(k, _)| k != "LambdaVersion");
+        assert!(refused(&settings(&[]), found).contains("declares no parameter LambdaVersion"));
+        let mut found = released(NEW);
+        found.summary.as_mut().unwrap().capabilities = vec!["CAPABILITY_NAMED_IAM".into()];
+        let said = refused(&settings(&[("INPUT_CAPABILITIES", "CAPABILITY_IAM")]), found);
+        assert!(said.contains("needs CAPABILITY_NAMED_IAM"), "{said}");
+    }
+
+    #[test]
+    fn a_dry_run_of_a_change_writes_nothing() {
+        let Ok(Plan::DryRun(d)) = plan(&settings(&[("INPUT_DRY-RUN", "true")]), released(NEW)) else { panic!() };
+        assert!(d.changes && !d.first_launch && d.would.contains("publish a version"), "{d:?}");
+    }
+
+    fn rollback_settings(to: &str) -> Settings {
+        settings(&[("INPUT_ROLLBACK-TO", to), ("INPUT_SOURCE", "")])
+    }
+
+    fn rolled(to: &str, found: Found) -> Update {
+        update(&rollback_settings(to), Found { package: None, ..found })
+    }
+
+    #[test]
+    fn rollback_to_resolves_previous_numbers_and_arns() {
+        let u = rolled("previous", released(NEW));
+        assert!(matches!(&u.version, VersionStep::Existing(v) if v.version == "1"), "{:?}", u.version);
+        assert!(matches!(u.object, ObjectStep::Keep(None)));
+        assert!(matches!(u.template, Template::Previous));
+        assert!(u.update_stack);
+        let u = rolled(&format!("{FN}:1"), released(NEW));
+        assert!(matches!(&u.version, VersionStep::Existing(v) if v.version == "1"));
+        // The version already live: nothing to update, but the rest is still verified.
+        let u = rolled("2", released(NEW));
+        assert!(!u.update_stack);
+    }
+
+    #[test]
+    fn rollback_to_refuses_what_it_cannot_do() {
+        let s = rollback_settings("7");
+        assert!(
+            refused(&s, Found { package: None, ..released(NEW) }).contains(&format!("version {FN}:7 does not exist"))
+        );
+        let s = rollback_settings("arn:aws:lambda:us-east-1:123456789012:function:other:1");
+        assert!(refused(&s, Found { package: None, ..released(NEW) }).contains("is not a version of"));
+        let mut first = released(NEW);
+        first.distribution = Some(distribution(1));
+        assert!(refused(&rollback_settings("previous"), Found { package: None, ..first })
+            .contains("is the first one published: there is no previous version"));
+        let mut unknown = released(NEW);
+        unknown.distribution = None;
+        unknown.stack.as_mut().unwrap().parameters.retain(|(k, _)| k != "LambdaVersion");
+        assert!(refused(&rollback_settings("previous"), Found { package: None, ..unknown })
+            .contains("cannot tell which version"));
+        let none = Found { stack: None, package: None, ..released(NEW) };
+        assert!(refused(&rollback_settings("previous"), none).contains("there is nothing to roll back"));
+        let Ok(Plan::DryRun(d)) = plan(
+            &settings(&[("INPUT_ROLLBACK-TO", "1"), ("INPUT_SOURCE", ""), ("INPUT_DRY-RUN", "true")]),
+            Found { package: None, ..released(NEW) },
+        ) else {
+            panic!()
+        };
+        assert!(d.changes && d.version.unwrap().version == "1");
+    }
+
+    #[test]
+    fn the_deployer_releases_its_object_into_an_existing_stack() {
+        let s = Settings { mode: Mode::Object, ..settings(&[]) };
+        let found = Found { package: None, upload: Some(object()), ..released(NEW) };
+        let u = update(&s, found);
+        assert!(matches!(&u.object, ObjectStep::Uploaded(a) if a.version_id == "o1"));
+        assert!(matches!(u.version, VersionStep::Publish { update_code: true }));
+        let found = Found { package: None, upload: Some(object()), stack: None, ..released(NEW) };
+        assert!(refused(&s, found).contains("the deployer releases into an existing stack"));
+        let found = Found { package: None, upload: Some(object()), function: None, ..released(NEW) };
+        assert!(refused(&s, found).contains("The zip's key names the function"));
+    }
+
+    #[test]
+    fn a_large_viewer_function_is_warned_about() {
+        let mut found = released(NEW);
+        found.package = Some(Package::stub(NEW, 2 * 1024 * 1024));
+        found.distribution.as_mut().unwrap().1.associations[0].event_type = "viewer-request".into();
+        let u = update(&settings(&[]), found);
+        assert!(u.warnings.iter().any(|w| w.contains("serves a viewer event")), "{:?}", u.warnings);
+    }
+}
