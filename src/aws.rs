@@ -28,6 +28,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// S3 carries the zip (up to 50 MB): room for a slow uplink.
 const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(900);
+/// The first call (GetCallerIdentity) answers whether AWS can be reached at all: a network that
+/// drops packets says so in under 10 s, not after a minute of the release calls' patient retries.
+const IDENTIFY_ATTEMPTS: u32 = 3;
+const IDENTIFY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const IDENTIFY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+const IDENTIFY_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
@@ -35,6 +41,9 @@ pub struct Clients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// Where STS is reached, to name it when it cannot be.
+    pub sts_endpoint: String,
     /// Whether a custom endpoint (`AWS_ENDPOINT_URL*`) is in use, as with an emulator.
     pub custom_endpoint: Option<String>,
 }
@@ -57,6 +66,14 @@ impl Clients {
             .ok()
             .or_else(|| config.endpoint_url().map(str::to_owned))
             .filter(|u| !u.trim().is_empty());
+        let sts_endpoint = std::env::var("AWS_ENDPOINT_URL_STS")
+            .ok()
+            .or_else(|| config.endpoint_url().map(str::to_owned))
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| {
+                let region = config.region().map(|r| r.as_ref().to_owned()).unwrap_or_else(|| "us-east-1".into());
+                format!("https://sts.{region}.amazonaws.com")
+            });
         // Emulators and private endpoints do not serve virtual-hosted bucket names.
         let s3 = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(custom_endpoint.is_some())
@@ -77,7 +94,54 @@ impl Clients {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(config).interceptor(RetryLog).build(),
             ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(config)
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(IDENTIFY_ATTEMPTS)
+                            .with_max_backoff(Duration::from_secs(1)),
+                    )
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(IDENTIFY_CONNECT_TIMEOUT)
+                            .operation_attempt_timeout(IDENTIFY_ATTEMPT_TIMEOUT)
+                            .operation_timeout(IDENTIFY_OPERATION_TIMEOUT)
+                            .build(),
+                    )
+                    .interceptor(RetryLog)
+                    .build(),
+            ),
+            sts_endpoint,
             custom_endpoint,
+        }
+    }
+
+    /// Who this run acts as, before anything else is read or written. Finding the credentials and
+    /// reaching AWS are where a first run on a laptop fails; said here, each failure names its
+    /// cause (no credentials, credentials refused, endpoint unreachable) and exits 2, since
+    /// nothing was touched.
+    pub async fn identify(&self) -> crate::error::Result<String> {
+        let endpoint = &self.sts_endpoint;
+        let who = self.sts.get_caller_identity().send().await.map_err(|e| crate::error::Error::access(e, endpoint));
+        match who {
+            Ok(who) => Ok(who.arn.unwrap_or_default()),
+            Err(crate::error::Error::NoCredentials { profile: Some(profile), .. }) => {
+                // The default chain moves past a profile it cannot use and reports the last source
+                // it tried; whether the profile exists is what helps.
+                let fs = aws_types::os_shim_internal::Fs::real();
+                let env = aws_types::os_shim_internal::Env::real();
+                let cause = match aws_config::profile::load(&fs, &env, &Default::default(), None).await {
+                    Ok(set) if set.get_profile(&profile).is_none() => format!(
+                        "there is no profile `{profile}` in the AWS config and credentials files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)"
+                    ),
+                    Ok(_) => format!(
+                        "profile `{profile}` gives no credentials (no keys, role, SSO session or credential_process; an SSO session may need `aws sso login --profile {profile}`)"
+                    ),
+                    Err(e) => format!("the AWS config files could not be read: {e}"),
+                };
+                Err(crate::error::Error::NoCredentials { profile: Some(profile), cause })
+            }
+            Err(e) => Err(e),
         }
     }
 }

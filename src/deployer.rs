@@ -58,10 +58,7 @@ impl Deployer {
                 problem: format!("is not used by the S3-triggered deployer ({why}); remove it from its environment"),
             })
             .collect();
-        problems.extend(unknown.into_iter().map(|name| InputProblem {
-            input: "inputs",
-            problem: format!("{name} matches no input of lambda-edge-deploy; remove or correct it"),
-        }));
+        problems.extend(inputs::unknown_problems(&unknown));
         if raw.artifact_bucket.is_none() {
             problems.push(InputProblem {
                 input: "artifact-bucket",

@@ -147,52 +147,65 @@ pub fn verify(id: &str, info: &DistributionInfo, function_arn: &str, version_arn
     ))
 }
 
-/// An invalidation of exactly `paths` made since `since` (the distribution's last change), if there
-/// is one: a release interrupted after invalidating, run again, waits for it instead of paying for
-/// another. Returns its id, waiting for it to complete if it has not.
-pub async fn invalidated_since(
+/// The `CallerReference` of this tool's invalidations begins with the version the distribution
+/// ran when it was made, so that a later run can tell whether the cache was cleared for the code it
+/// runs now. Each invalidation still gets its own reference: CloudFront answers a reference it has
+/// seen with the earlier invalidation (or refuses it for other paths) and invalidates nothing new.
+fn reference_prefix(version_arn: &str) -> String {
+    let tail = version_arn.rsplit(':').take(2).collect::<Vec<_>>();
+    format!("lambda-edge-deploy/{}/", tail.into_iter().rev().collect::<Vec<_>>().join(":"))
+}
+
+/// Whether `paths` were already invalidated for what the distribution runs now: the newest
+/// invalidation of exactly these paths was made for `version_arn` (by this tool), or after the
+/// distribution last changed (`since`, by anyone). A release interrupted after invalidating, or
+/// run again with nothing to change, then waits for that invalidation instead of paying for another.
+/// Returns its id, waiting for it to complete if it has not. CloudFront lists invalidations newest
+/// first; only the first page (100) is read, and beyond it a new invalidation is made.
+pub async fn already_invalidated(
     cf: &Client,
     poll: &Poll,
     id: &str,
     paths: &[String],
+    version_arn: &str,
     since: Option<aws_smithy_types::DateTime>,
 ) -> Result<Option<String>> {
-    let Some(since) = since else { return Ok(None) };
     let mut wanted = paths.to_vec();
     wanted.sort();
-    let mut pages = cf.list_invalidations().distribution_id(id).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(aws(format!("ListInvalidations {id}")))?;
-        let items = page.invalidation_list().map(|l| l.items()).unwrap_or_default();
-        for item in items.iter().filter(|i| i.create_time().secs() >= since.secs()) {
-            let inv = cf
-                .get_invalidation()
-                .distribution_id(id)
-                .id(item.id())
-                .send()
-                .await
-                .map_err(aws(format!("GetInvalidation {}", item.id())))?;
-            let mut made: Vec<String> = inv
-                .invalidation()
-                .and_then(|i| i.invalidation_batch())
-                .and_then(|b| b.paths())
-                .map(|p| p.items().to_vec())
-                .unwrap_or_default();
-            made.sort();
-            if made == wanted {
-                wait_invalidated(cf, poll, id, item.id()).await?;
-                return Ok(Some(item.id().to_owned()));
-            }
+    let page =
+        cf.list_invalidations().distribution_id(id).send().await.map_err(aws(format!("ListInvalidations {id}")))?;
+    let mut items = page.invalidation_list().map(|l| l.items().to_vec()).unwrap_or_default();
+    items.sort_by_key(|i| std::cmp::Reverse(i.create_time().secs()));
+    let prefix = reference_prefix(version_arn);
+    for item in &items {
+        let inv = cf
+            .get_invalidation()
+            .distribution_id(id)
+            .id(item.id())
+            .send()
+            .await
+            .map_err(aws(format!("GetInvalidation {}", item.id())))?;
+        let batch = inv.invalidation().and_then(|i| i.invalidation_batch());
+        let mut made: Vec<String> = batch.and_then(|b| b.paths()).map(|p| p.items().to_vec()).unwrap_or_default();
+        made.sort();
+        if made != wanted {
+            continue;
         }
+        let for_this_version = batch.is_some_and(|b| b.caller_reference().starts_with(&prefix));
+        let after_change = since.is_some_and(|since| item.create_time().secs() >= since.secs());
+        if !(for_this_version || after_change) {
+            return Ok(None);
+        }
+        wait_invalidated(cf, poll, id, item.id()).await?;
+        return Ok(Some(item.id().to_owned()));
     }
     Ok(None)
 }
 
-/// Invalidates `paths` and waits for the invalidation to complete; returns its id. Each invalidation
-/// gets its own `CallerReference`: CloudFront answers a reference it has seen with the earlier
-/// invalidation (or refuses it for other paths) and invalidates nothing new.
-pub async fn invalidate(cf: &Client, poll: &Poll, id: &str, paths: &[String]) -> Result<String> {
-    let caller_reference = format!("lambda-edge-deploy-{}", uuid::Uuid::new_v4().simple());
+/// Invalidates `paths` for `version_arn` (what the distribution runs) and waits for the
+/// invalidation to complete; returns its id.
+pub async fn invalidate(cf: &Client, poll: &Poll, id: &str, paths: &[String], version_arn: &str) -> Result<String> {
+    let caller_reference = format!("{}{}", reference_prefix(version_arn), uuid::Uuid::new_v4().simple());
     let request = |e: aws_sdk_cloudfront::error::BuildError| {
         Error::failed(format!("the invalidation request for {id} is malformed: {e}"), "Report this bug with the log.")
     };

@@ -97,6 +97,18 @@ pub enum Error {
     #[error("the AWS credentials expired during {action}: {detail}")]
     CredentialsExpired { action: String, detail: String },
 
+    /// No source of the credential chain had credentials.
+    #[error("no AWS credentials found{}: {cause}", profile.as_deref().map(|p| format!(" for profile `{p}` (AWS_PROFILE)")).unwrap_or_default())]
+    NoCredentials { profile: Option<String>, cause: String },
+
+    /// AWS did not take the credentials (unknown key, wrong secret, expired session).
+    #[error("AWS refused the credentials: {detail}")]
+    CredentialsRejected { detail: String },
+
+    /// Nothing answered at the endpoint.
+    #[error("AWS could not be reached at {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+
     /// DeleteStack (of a failed first launch) ended in DELETE_FAILED.
     #[error("stack {stack} could not be deleted (DELETE_FAILED){}", reasons_suffix(.reasons))]
     DeleteFailed { stack: String, reasons: Vec<String> },
@@ -125,7 +137,13 @@ fn reasons_suffix(reasons: &[String]) -> String {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Inputs(_) | Error::Precondition { .. } | Error::Preflight(_) => EXIT_INVALID,
+            // Found before anything is written: nothing was changed.
+            Error::Inputs(_)
+            | Error::Precondition { .. }
+            | Error::Preflight(_)
+            | Error::NoCredentials { .. }
+            | Error::CredentialsRejected { .. }
+            | Error::Unreachable { .. } => EXIT_INVALID,
             Error::Interrupted { .. } => EXIT_INTERRUPTED,
             Error::Timeout { .. } => EXIT_TIMEOUT,
             Error::Aws { .. }
@@ -152,6 +170,9 @@ impl Error {
             Error::PublishRaced { .. } => "Another deploy raced this one",
             Error::CredentialsExpired { .. } => "Credentials expired",
             Error::DeleteFailed { .. } => "Stack deletion failed",
+            Error::NoCredentials { .. } => "No AWS credentials",
+            Error::CredentialsRejected { .. } => "Credentials refused",
+            Error::Unreachable { .. } => "AWS unreachable",
         }
     }
 
@@ -171,6 +192,14 @@ impl Error {
             Error::Timeout { .. } => "AWS may still finish on its own: follow it in the CloudFormation and CloudFront consoles, or run again with a longer `timeout`.".into(),
             Error::PublishRaced { .. } => "Another deploy is probably running on the same function: let it finish, then run again. Use `concurrency:` in the workflow to serialise releases.".into(),
             Error::CredentialsExpired { .. } => "Credentials from the environment are not refreshed during a run. AWS goes on with what was already started: run again once it has finished, and the run picks up from there. For runs this long, ask for longer sessions: with aws-actions/configure-aws-credentials, set `role-duration-seconds` (default 3600) above this step's `timeout`, and raise the role's MaxSessionDuration to match.".into(),
+            Error::NoCredentials { profile: Some(p), .. } => format!(
+                "Define profile `{p}` (aws configure --profile {p}, or aws configure sso), or unset AWS_PROFILE to use another source. Nothing was changed in AWS."
+            ),
+            Error::NoCredentials { profile: None, .. } => "Give credentials one of the ways AWS tools look for them: in GitHub Actions, aws-actions/configure-aws-credentials before this step; on a laptop, `aws configure` (or `aws sso login`) and AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Nothing was changed in AWS.".into(),
+            Error::CredentialsRejected { .. } => "Check the credentials this run uses (aws sts get-caller-identity): a key that was deleted or mistyped, a secret that does not match, or a session that has expired (refresh it). Nothing was changed in AWS.".into(),
+            Error::Unreachable { endpoint, .. } => format!(
+                "Check the network (a proxy, a firewall, DNS) and the endpoint ({endpoint}; AWS_ENDPOINT_URL overrides it), then run again. Nothing was changed in AWS."
+            ),
             Error::DeleteFailed { stack, .. } => format!(
                 "Read why in the stack's events (aws cloudformation describe-stack-events --stack-name {stack}); finish deleting it in the CloudFormation console (a replicated Lambda@Edge function can take hours to become deletable), then run again."
             ),
@@ -188,6 +217,39 @@ impl Error {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Error::Io { context, source }
+    }
+
+    /// The error of the first call a run makes (GetCallerIdentity): no credentials, credentials AWS
+    /// refuses, or an endpoint that does not answer, each said as such.
+    pub fn access<E>(e: SdkError<E, Response>, endpoint: &str) -> Error
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if let Some(c) = s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>() {
+                let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+                return Error::NoCredentials { profile, cause: innermost(c) };
+            }
+            source = s.source();
+        }
+        match (&e, e.code()) {
+            (_, Some(code)) => {
+                Error::CredentialsRejected { detail: format!("{code}: {}", e.message().unwrap_or("no message")) }
+            }
+            (SdkError::TimeoutError(_), _) => {
+                Error::Unreachable { endpoint: endpoint.to_owned(), detail: "no answer in time".into() }
+            }
+            // A proxy's or a captive portal's page, or a service that is not STS.
+            (SdkError::ServiceError(_) | SdkError::ResponseError(_), None) => Error::Unreachable {
+                endpoint: endpoint.to_owned(),
+                detail: format!(
+                    "something answered, but not as AWS does (HTTP {})",
+                    e.raw_response().map(|r| r.status().as_u16().to_string()).unwrap_or_else(|| "?".into())
+                ),
+            },
+            _ => Error::Unreachable { endpoint: endpoint.to_owned(), detail: innermost(&e) },
+        }
     }
 
     /// Whether this stops the run before any write (exit 2), to be collected with the others.
@@ -266,6 +328,15 @@ fn unanswered<E, R>(e: &SdkError<E, R>) -> Option<String> {
     }
 }
 
+/// The deepest cause of an error, which says what happened in words ("Connection refused").
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
 /// STS credentials past their expiry: every later call fails the same way.
 fn is_expired(code: Option<&str>) -> bool {
     matches!(code, Some("ExpiredToken" | "ExpiredTokenException"))
@@ -303,6 +374,39 @@ fn fix_for(code: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// GetCallerIdentity's answers as the SDK hands them over: an error AWS coded, and a page from
+    /// something that is not AWS (a proxy, a captive portal).
+    #[test]
+    fn the_first_calls_failures_are_said_as_what_they_are() {
+        use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+
+        let answer = |status: u16, code: Option<&str>| {
+            let mut meta = ErrorMetadata::builder().message("The security token included in the request is expired");
+            if let Some(code) = code {
+                meta = meta.code(code);
+            }
+            let response = Response::new(status.try_into().unwrap(), SdkBody::from("<html>"));
+            SdkError::service_error(GetCallerIdentityError::generic(meta.build()), response)
+        };
+        let e = Error::access(answer(403, Some("ExpiredToken")), "https://sts.us-east-1.amazonaws.com");
+        assert!(matches!(e, Error::CredentialsRejected { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "AWS refused the credentials: ExpiredToken: The security token included in the request is expired"
+        );
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.help().contains("expired (refresh it)"), "{}", e.help());
+
+        let e = Error::access(answer(404, None), "http://10.0.0.1");
+        assert_eq!(
+            e.to_string(),
+            "AWS could not be reached at http://10.0.0.1: something answered, but not as AWS does (HTTP 404)"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
 
     #[test]
     fn exit_codes_follow_the_contract() {

@@ -168,8 +168,38 @@ fn trim_os(value: OsString) -> OsString {
     }
 }
 
-fn env_key(name: &str) -> String {
+/// The key an input has in the environment: `stack-name` and `STACK_NAME` are both `STACK_NAME`.
+pub fn env_key(name: &str) -> String {
     name.trim().to_ascii_uppercase().replace(['-', ' '], "_")
+}
+
+/// The known input nearest to an unknown `INPUT_*` name, when one is near enough to be the one meant.
+pub fn nearest(variable: &str) -> Option<&'static str> {
+    let key = env_key(variable.strip_prefix("INPUT_").unwrap_or(variable));
+    INPUTS
+        .iter()
+        .map(|i| (i.name, strsim::jaro_winkler(&env_key(i.name), &key)))
+        .filter(|(_, score)| *score >= 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(name, _)| name)
+}
+
+/// Unknown `INPUT_*` variables as input problems: a typo (`INPUT_DRY_RUNN`) or an input of another
+/// version of the tool must not let a run go on as if it were not there.
+pub fn unknown_problems(unknown: &[String]) -> Vec<InputProblem> {
+    unknown
+        .iter()
+        .map(|name| InputProblem {
+            input: "inputs",
+            problem: match nearest(name) {
+                Some(near) => format!(
+                    "{name} matches no input of lambda-edge-deploy; did you mean `{near}` (INPUT_{})?",
+                    env_key(near)
+                ),
+                None => format!("{name} matches no input of lambda-edge-deploy (see --help for them all); remove it"),
+            },
+        })
+        .collect()
 }
 
 fn spec_for_key(key: &str) -> &'static str {
@@ -312,6 +342,15 @@ mod tests {
         let p = problems(read(pairs(&[("INPUT_STACK-NAME", "a"), ("INPUT_STACK_NAME", "b")])));
         assert_eq!(p[0].input, "stack-name");
         assert!(p[0].problem.contains("twice"));
+    }
+
+    #[test]
+    fn an_unknown_input_names_the_nearest_known_one() {
+        assert_eq!(nearest("INPUT_DRY_RUNN"), Some("dry-run"));
+        assert_eq!(nearest("INPUT_STAK-NAME"), Some("stack-name"));
+        assert_eq!(nearest("INPUT_SOMETHING_ELSE_ENTIRELY"), None);
+        let p = unknown_problems(&["INPUT_DRY_RUNN".into()]);
+        assert!(p[0].problem.contains("did you mean `dry-run` (INPUT_DRY_RUN)?"), "{p:?}");
     }
 
     #[test]

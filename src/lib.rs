@@ -22,6 +22,7 @@
 pub mod artifact;
 pub mod aws;
 pub mod check;
+pub mod cli;
 pub mod deployer;
 pub mod distribution;
 pub mod error;
@@ -41,6 +42,7 @@ pub mod settings;
 pub mod stack;
 pub mod template;
 
+use error::Error;
 use report::Timings;
 
 /// One run of the action, from the environment's variables to the exit code.
@@ -49,16 +51,25 @@ where
     I: IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 {
     let settings = match inputs::read(vars).and_then(|(raw, unknown)| {
-        for name in unknown {
-            log::warn(&format!("{name} matches no input of lambda-edge-deploy; it is ignored (a typo?)"));
+        let unknown = inputs::unknown_problems(&unknown);
+        match settings::validate(raw) {
+            Err(Error::Inputs(mut problems)) => {
+                problems.extend(unknown);
+                Err(Error::Inputs(problems))
+            }
+            Ok(_) if !unknown.is_empty() => Err(Error::Inputs(unknown)),
+            other => other,
         }
-        settings::validate(raw)
     }) {
         Ok(s) => s,
         Err(e) => return run::fail(&e, "lambda-edge-deploy", None, &Timings::default()),
     };
 
     let clients = aws::Clients::load(&settings.region).await;
+    match clients.identify().await {
+        Ok(who) => log::info(&format!("Acting as {who}")),
+        Err(e) => return run::fail(&e, &settings.function_name, None, &Timings::default()),
+    }
     log::debug(&format!(
         "function {}, stack {}, bucket {}, region {}, endpoint {}",
         settings.function_name,

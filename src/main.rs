@@ -45,7 +45,15 @@ async fn run() -> i32 {
             }
         };
     }
-    lambda_edge_deploy::run(std::env::vars_os()).await
+    let args = std::env::args_os().skip(1).collect();
+    match lambda_edge_deploy::cli::parse(args, std::env::vars_os().collect()) {
+        Ok(lambda_edge_deploy::cli::Invocation::Print(text)) => {
+            print!("{text}");
+            0
+        }
+        Ok(lambda_edge_deploy::cli::Invocation::Run(vars)) => lambda_edge_deploy::run(vars).await,
+        Err(e) => lambda_edge_deploy::run::fail(&e, "lambda-edge-deploy", None, &Default::default()),
+    }
 }
 
 /// Packaging compresses files on every core, each into a fresh buffer. glibc raises its mmap

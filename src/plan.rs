@@ -52,6 +52,9 @@ pub struct Update {
     /// False when the code is unchanged and no template, parameters or tags were given: the stack
     /// is not touched.
     pub update_stack: bool,
+    /// The stack update only sets FirstLaunch to false after a first launch, with the version the
+    /// site runs: bookkeeping, not a change (`changed` stays false).
+    pub bookkeeping: bool,
     /// Whether a failed check may re-point the stack at `live` (`rollback-on-failure`), and what
     /// else the release changes, which re-pointing would not undo.
     pub other_changes: Vec<String>,
@@ -234,6 +237,7 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
     keep(problems, parameters::parameters(settings, &summary, Some(&st), &pending))?;
     let live = live_version(settings, &st, found.distribution.as_ref().map(|(_, d)| d), &function.arn, &found.versions);
     let mut warnings = Vec::new();
+    let mut bookkeeping = false;
     let (object, version, update_stack) = match (&settings.mode, found.upload.take(), found.package.take()) {
         (Mode::Object, Some(upload), _) => {
             if settings.dry_run {
@@ -293,18 +297,36 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
                 };
                 (object, version, false)
             } else {
+                // The code is the live code and the template, parameters and tags given are the
+                // stack's: the update can only set FirstLaunch to false after a first launch (the
+                // site keeps its version), or CloudFormation answers "No updates".
+                let same = live_current
+                    && latest_current
+                    && found.other_changes.is_empty()
+                    && matches!(object, ObjectStep::Reuse(_));
+                bookkeeping = same && st.parameter(&settings.first_launch_parameter) == Some("true");
                 if settings.dry_run {
-                    let what = if live_current && latest_current {
-                        "update the stack only (the code is unchanged)"
+                    let what = if bookkeeping {
+                        format!("set the stack's {} to false, the first update after its first launch (the site keeps the version it runs)", settings.first_launch_parameter)
+                    } else if same {
+                        "nothing: the live version already runs this code, and the template, parameters and tags given are the stack's".to_owned()
+                    } else if live_current && latest_current {
+                        format!(
+                            "update the stack only (the code is unchanged; changed: {})",
+                            found.other_changes.join(", ")
+                        )
                     } else {
-                        "upload, update the function, publish a version and update the stack"
+                        "upload, update the function, publish a version and update the stack".to_owned()
                     };
                     return Some(Plan::DryRun(DryRun {
                         first_launch: false,
-                        changes: true,
-                        version: None,
-                        object: None,
-                        would: what.to_owned(),
+                        changes: !same,
+                        version: if same { live.clone() } else { None },
+                        object: match (same, object) {
+                            (true, ObjectStep::Reuse(a)) => Some(a),
+                            _ => None,
+                        },
+                        would: what,
                     }));
                 }
                 (object, version, true)
@@ -322,6 +344,7 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
         object,
         version,
         update_stack,
+        bookkeeping,
         other_changes: found.other_changes,
         warnings,
     })))
@@ -372,6 +395,7 @@ fn rollback(
         object: ObjectStep::Keep(None),
         version: VersionStep::Existing(target),
         update_stack,
+        bookkeeping: false,
         other_changes: Vec::new(),
         warnings: Vec::new(),
     })))
@@ -508,6 +532,7 @@ mod tests {
             id: "arn:aws:cloudformation:us-east-1:123456789012:stack/site/1".into(),
             status: StackStatus::new(status),
             parameters: vec![("FunctionName".into(), "edge".into()), ("LambdaVersion".into(), format!("{FN}:2"))],
+            tags: Vec::new(),
         }
     }
 
@@ -648,6 +673,38 @@ mod tests {
 
         let Ok(Plan::DryRun(d)) = plan(&settings(&[("INPUT_DRY-RUN", "true")]), released(OLD)) else { panic!() };
         assert!(!d.changes && d.version.unwrap().arn.ends_with(":2"));
+    }
+
+    #[test]
+    fn the_first_update_after_a_first_launch_with_nothing_else_changed_is_bookkeeping() {
+        let template = [("INPUT_TEMPLATE", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/template.yaml"))];
+        let after_launch = |other: &[&str]| {
+            let mut found = released(OLD);
+            found.object = Some(object());
+            found.stack.as_mut().unwrap().parameters.push(("FirstLaunch".into(), "true".into()));
+            found.other_changes = other.iter().map(|c| c.to_string()).collect();
+            found
+        };
+        // (stack's FirstLaunch, other changes) → bookkeeping
+        let u = update(&settings(&template), after_launch(&[]));
+        assert!(u.update_stack && u.bookkeeping, "{u:?}");
+        let u = update(&settings(&template), after_launch(&["the template"]));
+        assert!(u.update_stack && !u.bookkeeping, "a template change is a change");
+        let mut found = after_launch(&[]);
+        found.stack.as_mut().unwrap().parameters.retain(|(k, _)| k != "FirstLaunch");
+        let u = update(&settings(&template), found);
+        assert!(u.update_stack && !u.bookkeeping, "no flip: CloudFormation answers No updates");
+        // New code after a first launch is a release, flip or not.
+        let mut found = after_launch(&[]);
+        found.package = Some(Package::stub(NEW, 100));
+        let u = update(&settings(&template), found);
+        assert!(!u.bookkeeping);
+
+        let dry = [template[0], ("INPUT_DRY-RUN", "true")];
+        let Ok(Plan::DryRun(d)) = plan(&settings(&dry), after_launch(&[])) else { panic!() };
+        assert!(!d.changes && d.would.contains("FirstLaunch to false"), "{d:?}");
+        let Ok(Plan::DryRun(d)) = plan(&settings(&dry), after_launch(&["parameter Tier"])) else { panic!() };
+        assert!(d.changes && d.would.contains("parameter Tier"), "{d:?}");
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub struct Found {
     pub object: Option<Artifact>,
     /// The deployer's uploaded object version.
     pub upload: Option<Artifact>,
-    /// What the release changes besides the version (read only for `rollback-on-failure`).
+    /// What the release changes besides the version: the template, parameters and tags given that
+    /// differ from the stack's (read for a release into an existing stack).
     pub other_changes: Vec<String>,
     /// Problems that stop the run before any write, found while looking.
     pub problems: Vec<Error>,
@@ -160,8 +161,10 @@ pub async fn look_up(
             }
         },
         async {
-            match (&found.stack, settings.check.is_some() && settings.rollback_on_failure) {
-                (Some(st), true) => other_changes(settings, clients, &found.template, st).await,
+            match (&found.stack, matches!(settings.mode, Mode::Release { .. })) {
+                (Some(st), true) if !recreating(settings, st) => {
+                    other_changes(settings, clients, &found.template, st).await
+                }
                 _ => Ok(Vec::new()),
             }
         },
@@ -245,7 +248,8 @@ pub fn no_distribution(settings: &Settings) -> Error {
 }
 
 /// What a release with these inputs changes in the stack besides the version and the code's object:
-/// the template when it differs from the stack's, and each given parameter whose value differs.
+/// the template when it differs from the stack's, each given parameter whose value differs, and the
+/// tags.
 async fn other_changes(
     settings: &Settings,
     clients: &Clients,
@@ -269,6 +273,15 @@ async fn other_changes(
     for (key, value) in &settings.parameters {
         if st.parameter(key) != Some(value.as_str()) {
             changes.push(format!("parameter {key}"));
+        }
+    }
+    // Tags given replace the stack's whole set.
+    if !settings.tags.is_empty() {
+        let (mut given, mut has) = (settings.tags.clone(), st.tags.clone());
+        given.sort();
+        has.sort();
+        if given != has {
+            changes.push("the stack's tags".to_owned());
         }
     }
     Ok(changes)

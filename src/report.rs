@@ -117,10 +117,26 @@ pub struct Timings(pub Vec<(&'static str, Duration)>);
 /// Writes the outputs where they go: JSON on stdout, and `GITHUB_OUTPUT` when set.
 pub fn publish(outputs: &Outputs) -> Result<()> {
     println!("{}", outputs.to_json());
+    write_github_output(outputs)
+}
+
+/// Appends the outputs to `GITHUB_OUTPUT`, when set.
+pub fn write_github_output(outputs: &Outputs) -> Result<()> {
     if let Some(path) = env_path("GITHUB_OUTPUT") {
         append(&path, |f| outputs.write_github_output(f))?;
     }
     Ok(())
+}
+
+/// A failed run's stdout: the outputs known so far, with `error` (the message) and `exit-code`, so
+/// that a script reading stdout as JSON gets one object whatever the exit.
+pub fn failure_json(outputs: &Outputs, e: &Error) -> String {
+    let mut json = serde_json::to_value(outputs).unwrap_or_default();
+    if let Some(map) = json.as_object_mut() {
+        map.insert("error".into(), serde_json::Value::String(e.to_string()));
+        map.insert("exit-code".into(), serde_json::Value::from(e.exit_code()));
+    }
+    json.to_string().replace("##[", "##\\u005b")
 }
 
 /// Appends the job summary when `GITHUB_STEP_SUMMARY` is set.
@@ -252,6 +268,15 @@ mod tests {
         assert!(!crate::github::is_command_like(&line), "{line}");
         let back: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(back["stack-status"], "##[error]injected", "the same value");
+    }
+
+    #[test]
+    fn a_failure_is_one_json_object_with_the_error_and_its_exit_code() {
+        let e = Error::failed("the check at the edge failed", "fix it");
+        let json: serde_json::Value = serde_json::from_str(&failure_json(&sample(), &e)).unwrap();
+        assert_eq!(json["error"], "the check at the edge failed");
+        assert_eq!(json["exit-code"], 1);
+        assert_eq!(json["version"], "3", "the outputs known so far stay");
     }
 
     #[test]

@@ -194,8 +194,9 @@ pub fn fail(e: &Error, function: &str, outputs: Option<&Outputs>, timings: &Timi
         }
     }
     log::error(e.title(), &format!("{e}\nWhat to do: {}", e.help()));
+    println!("{}", report::failure_json(outputs.unwrap_or(&Outputs::default()), e));
     if let Some(o) = outputs {
-        let _ = report::publish(o);
+        let _ = report::write_github_output(o);
     }
     let _ = report::summarize(function, outputs, timings, Some(e));
     e.exit_code()

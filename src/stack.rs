@@ -71,6 +71,7 @@ pub struct StackInfo {
     pub id: String,
     pub status: StackStatus,
     pub parameters: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
 }
 
 impl StackInfo {
@@ -97,6 +98,11 @@ pub async fn describe(cfn: &Client, name: &str) -> Result<Option<StackInfo>> {
             .map(|p| {
                 (p.parameter_key().unwrap_or_default().to_owned(), p.parameter_value().unwrap_or_default().to_owned())
             })
+            .collect(),
+        tags: s
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
             .collect(),
     }))
 }

@@ -77,7 +77,7 @@ async fn a_rerun_after_wait_false_finishes_the_release() {
     let again = run(&env, src.path());
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(invalidations(c, &id).await.len(), 1, "no second invalidation");
-    assert!(again.stderr.contains("was made after the distribution last changed; not repeated"), "{}", again.stderr);
+    assert!(again.stderr.contains("was made for what the distribution runs now; not repeated"), "{}", again.stderr);
 }
 
 /// The workflow commands the GitHub runner would act on in this output: it reads `::name` after

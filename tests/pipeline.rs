@@ -265,3 +265,33 @@ async fn a_missing_zip_is_uploaded_again_when_s3_answers_403_for_it() {
     assert_eq!(r.out("s3-version-id"), after[0]);
     assert_eq!(c.stack_parameter(STACK, "ArtifactObjectVersion").await, after[0]);
 }
+
+/// The first run after a first launch, with the code unchanged and the template given: the stack's
+/// FirstLaunch parameter flips to false, which changes nothing the site runs.
+#[tokio::test]
+async fn unchanged_code_with_the_template_given_changes_nothing_and_invalidates_nothing() {
+    let world = World::with_bucket().await;
+    let c = &world.c;
+    let paths = [("INPUT_INVALIDATION_PATHS", "/*")];
+    let first = world.run(&paths);
+    assert_eq!(first.code, 0);
+    let id = c.only_distribution_id().await;
+    let count = |l: aws_sdk_cloudfront::operation::list_invalidations::ListInvalidationsOutput| {
+        l.invalidation_list().map(|l| l.items().len()).unwrap_or_default()
+    };
+    let before = count(c.cf.list_invalidations().distribution_id(&id).send().await.unwrap());
+    assert_eq!(before, 1, "the first launch invalidates /*");
+
+    for round in ["the flip of FirstLaunch", "CloudFormation's No updates"] {
+        let again = world.run(&paths);
+        assert_eq!(again.code, 0, "{round}");
+        assert_eq!(again.out("changed"), "false", "{round}: {}", again.stderr);
+        assert_eq!(again.out("version-arn"), first.out("version-arn"), "{round}");
+        let after = count(c.cf.list_invalidations().distribution_id(&id).send().await.unwrap());
+        assert_eq!(after, before, "{round}: no new invalidation");
+        assert!(!again.stderr.contains("== Function"), "{round}: no empty phase:\n{}", again.stderr);
+        assert_eq!(c.lambda_versions(FUNCTION).await.len(), 1, "{round}");
+    }
+    assert_eq!(c.stack_parameter(STACK, "FirstLaunch").await, "false");
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, first.out("version-arn"));
+}

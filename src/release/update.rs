@@ -164,9 +164,16 @@ impl Release<'_> {
             log::info(&format!("stack {}: no updates are to be performed", s.stack_name));
             return Ok(());
         }
-        self.done.stack_updated = true;
-        self.record();
-        log::info(&format!("updating stack {}: {}={}", s.stack_name, s.version_parameter, self.out.version_arn));
+        if plan.bookkeeping {
+            log::info(&format!(
+                "updating stack {}: {} from true to false, the first update after its first launch; the site keeps {} (changed: false)",
+                s.stack_name, s.first_launch_parameter, self.out.version_arn
+            ));
+        } else {
+            self.done.stack_updated = true;
+            self.record();
+            log::info(&format!("updating stack {}: {}={}", s.stack_name, s.version_parameter, self.out.version_arn));
+        }
         if !s.wait {
             self.out.stack_status = "UPDATE_IN_PROGRESS".into();
             log::info("not waiting (`wait: false`)");

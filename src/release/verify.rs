@@ -32,17 +32,26 @@ impl Release<'_> {
         }
         self.phases.start("Invalidation");
         let paths = s.invalidation_paths.join(", ");
-        let made =
-            distribution::invalidated_since(&c.cloudfront, poll, id, &s.invalidation_paths, info.last_modified).await?;
+        let made = distribution::already_invalidated(
+            &c.cloudfront,
+            poll,
+            id,
+            &s.invalidation_paths,
+            &self.out.version_arn,
+            info.last_modified,
+        )
+        .await?;
         let inv = match made {
             Some(inv) => {
                 log::info(&format!(
-                    "invalidation {inv} of {paths} was made after the distribution last changed; not repeated"
+                    "invalidation {inv} of {paths} was made for what the distribution runs now; not repeated"
                 ));
                 inv
             }
             None => {
-                let inv = distribution::invalidate(&c.cloudfront, poll, id, &s.invalidation_paths).await?;
+                let inv =
+                    distribution::invalidate(&c.cloudfront, poll, id, &s.invalidation_paths, &self.out.version_arn)
+                        .await?;
                 log::info(&format!("invalidation {inv} of {paths} completed"));
                 inv
             }
@@ -144,6 +153,7 @@ impl Release<'_> {
             object: crate::plan::ObjectStep::Keep(None),
             version: crate::plan::VersionStep::Existing(live.clone()),
             update_stack: true,
+            bookkeeping: false,
             other_changes: Vec::new(),
             warnings: Vec::new(),
         };
@@ -181,7 +191,9 @@ impl Release<'_> {
         log::info(&format!(
             "CloudFront caches {path} by its path alone ({policy}): an answer cached from the version before would hide the new one, so {path} is invalidated before the check"
         ));
-        let inv = distribution::invalidate(&c.cloudfront, poll, &id, std::slice::from_ref(&path)).await?;
+        let inv =
+            distribution::invalidate(&c.cloudfront, poll, &id, std::slice::from_ref(&path), &self.out.version_arn)
+                .await?;
         log::info(&format!("invalidation {inv} of {path} completed"));
         Ok(())
     }

@@ -73,6 +73,12 @@ impl Emulator {
             .expect("set the distribution transition");
     }
 
+    /// Turns moto's authentication on: access keys are checked against its IAM users, and an unknown
+    /// one is refused with InvalidClientTokenId, as AWS does.
+    pub fn require_credentials(&self) {
+        ureq::post(&format!("{}/moto-api/reset-auth", self.url)).send(&b"0"[..]).expect("turn authentication on");
+    }
+
     /// Changes the emulator's settings (`POST /_emulator/config`): `time_scale`, `durations`,
     /// `s3_list_bucket`, ... (see tests/emulator/launcher.py). Returns the settings now in force.
     pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
@@ -356,7 +362,15 @@ pub fn spawn(env: &[(String, String)], cwd: &Path) -> (std::process::Child, std:
 
 /// Runs the real binary with exactly this environment, in `cwd`.
 pub fn run(env: &[(String, String)], cwd: &Path) -> Run {
+    let r = run_args(env, cwd, &[]);
+    r.assert_one_json_object();
+    r
+}
+
+/// Runs the real binary with these arguments and exactly this environment, in `cwd`.
+pub fn run_args(env: &[(String, String)], cwd: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_lambda-edge-deploy"))
+        .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(cwd)
@@ -368,8 +382,31 @@ pub fn run(env: &[(String, String)], cwd: &Path) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    eprintln!("--- lambda-edge-deploy exited {} ---\n{}\n--- stdout ---\n{}", r.code, r.stderr, r.stdout);
+    eprintln!(
+        "--- lambda-edge-deploy {} exited {} ---\n{}\n--- stdout ---\n{}",
+        args.join(" "),
+        r.code,
+        r.stderr,
+        r.stdout
+    );
     r
+}
+
+impl Run {
+    /// Whatever the exit, stdout is one JSON object (a script pipes it into a JSON parser); a
+    /// failure's has `error` and `exit-code`. Every run of the suite is held to it.
+    pub fn assert_one_json_object(&self) {
+        let json: serde_json::Value = serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!("stdout of a run that exited {} is not one JSON value ({e}): {:?}", self.code, self.stdout)
+        });
+        assert!(json.is_object(), "stdout is not a JSON object: {json}");
+        if self.code == 0 {
+            assert!(json.get("error").is_none(), "a success has no `error`: {json}");
+        } else {
+            assert_eq!(json["exit-code"], self.code, "`exit-code` is the process's: {json}");
+            assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "a failure says why: {json}");
+        }
+    }
 }
 
 /// The inputs of a release of the example, as a shell user would set them.

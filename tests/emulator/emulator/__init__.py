@@ -17,6 +17,8 @@ comes with the AWS behaviour it reproduces. By service:
                        AWS::Lambda::Version's ARN; dead-letter queue and architectures; the
                        Lambda@Edge-forbidden settings (tracing, ephemeral storage, KMS key,
                        runtime management, provisioned concurrency)
+    auth.py            InvalidClientTokenId and SignatureDoesNotMatch in the awsQuery/restXml
+                       error shape (authentication is off unless turned on)
     s3.py              GetBucketVersioning's XML; ExpectedBucketOwner; 403 for a missing key
                        to a caller without s3:ListBucket
     clock.py           the settings, the time scale and the durations
@@ -62,13 +64,14 @@ def install() -> None:
     import moto
 
     check_moto_version(moto.__version__)
-    from . import awslambda, cloudformation, cloudfront, s3, templates
+    from . import auth, awslambda, cloudformation, cloudfront, s3, templates
 
     cloudfront.install()
     awslambda.install()
     cloudformation.install()
     templates.install()  # after cloudformation: its checks come before an operation starts
     s3.install()
+    auth.install()
     _install_edge()
     _installed = True
 
