@@ -112,7 +112,7 @@ pub async fn look_up(
         other => other,
     };
     if let Some(p) = &found.package {
-        log::info(&format!("packaged {} file(settings): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
+        log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
     }
 
     // A stack that cannot be updated explains everything else that looks wrong (its function may
