@@ -33,6 +33,12 @@ How each row is measured:
    cost of everything but packaging), and the binary's own phase time is reported. The zip size is
    from the binary's log ("packaged N file(s): B bytes"). Info-ZIP runs as `zip -q -X -r -6`.
 4. Peak RSS of whole releases (GNU time's %M, which is kilobytes of the maximum resident set).
+6. Two functions (examples/multi, its own stack): each run changes both functions' code, then
+   either one release with `functions` or two releases naming one function each, in sequence; the
+   state manager holds the distribution InProgress --deploy-seconds after each change. Stack updates
+   and distribution deployments are counted from the stack's events (the stack's UPDATE_IN_PROGRESS,
+   the distribution resource's UPDATE_COMPLETE), and the distribution must then associate every
+   version the run(s) reported.
 5. The release binary as built by `cargo build --release --locked` (the profile strips it).
 """
 
@@ -61,6 +67,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import tree  # noqa: E402  (bench/tree.py)
 
 FUNCTION, STACK, BUCKET, KEY = "bench-edge", "bench-site", "bench-edge-artifacts", "bench-edge.zip"
+MULTI_STACK, VIEWER, ORIGIN = "bench-multi", "bench-viewer", "bench-origin"
 TEMPLATE_PARAMS_KEPT = ["FunctionName", "ArtifactBucket", "ArtifactKey", "OriginDomainName"]
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -122,6 +129,8 @@ class Bench:
 
         self.cf = boto3.client("cloudfront", endpoint_url=emulator.url, region_name="us-east-1",
                                aws_access_key_id="bench", aws_secret_access_key="bench")
+        self.cfn = boto3.client("cloudformation", endpoint_url=emulator.url, region_name="us-east-1",
+                                aws_access_key_id="bench", aws_secret_access_key="bench")
         self.s3 = boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1",
                                aws_access_key_id="bench", aws_secret_access_key="bench")
         self.distribution_id = ""
@@ -155,6 +164,34 @@ class Bench:
         return {"wall": wall, "exited": exited, "rss_kb": int(rss_kb), "cpu": float(user) + float(sys_),
                 "zip_bytes": int(size.group(1)) if size else None, "outputs": out,
                 "phases": {k: float(v) for k, v in phases}}
+
+    def ours_functions(self, lines: list[str], template: bool = False) -> dict:
+        """One run of the binary releasing `functions` into the two-function example's stack."""
+        env = dict(self.env, **{"INPUT_STACK-NAME": MULTI_STACK, "INPUT_ARTIFACT-BUCKET": BUCKET,
+                                "INPUT_FUNCTIONS": "\n".join(lines)})
+        if template:
+            env["INPUT_TEMPLATE"] = str(ROOT / "examples/multi/template.yaml")
+        start = time.perf_counter()
+        p = subprocess.run([str(BIN)], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if p.returncode != 0:
+            raise SystemExit(f"lambda-edge-deploy (functions) exited {p.returncode}:\n{p.stderr[-3000:]}")
+        return {"wall": wall, "outputs": json.loads(p.stdout)}
+
+    def stack_work(self, stack: str) -> tuple[int, int]:
+        """Stack updates started so far (the stack's own UPDATE_IN_PROGRESS events) and distribution
+        deployments they made (the distribution resource's UPDATE_COMPLETE events)."""
+        events = [e for page in self.cfn.get_paginator("describe_stack_events").paginate(StackName=stack)
+                  for e in page["StackEvents"]]
+        count = lambda kind, status: sum(1 for e in events  # noqa: E731
+                                         if e["ResourceType"] == kind and e["ResourceStatus"] == status)
+        return count("AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS"), count("AWS::CloudFront::Distribution",
+                                                                                 "UPDATE_COMPLETE")
+
+    def associations_of(self, distribution_id: str) -> list[str]:
+        d = self.cf.get_distribution(Id=distribution_id)["Distribution"]
+        items = d["DistributionConfig"]["DefaultCacheBehavior"].get("LambdaFunctionAssociations", {}).get("Items", [])
+        return sorted(a["LambdaFunctionARN"] for a in items)
 
     # the AWS CLI -----------------------------------------------------------------------------
     def aws(self, *args: str) -> str:
@@ -289,6 +326,8 @@ def main() -> int:
     ap.add_argument("--lag-seconds", type=float, default=10.0,
                     help="N: how long the distribution is held InProgress; ours' run i holds it N + i*5/runs s")
     ap.add_argument("--cli-lag-runs", type=int, default=2, help="runs of the CLI's 60 s waiter (default 2)")
+    ap.add_argument("--deploy-seconds", type=float, default=5.0,
+                    help="row 6: how long each distribution deployment takes (default 5)")
     ap.add_argument("--json", type=Path, help="also write every run's figures here")
     args = ap.parse_args()
     runs = args.runs
@@ -417,6 +456,39 @@ def main() -> int:
                 + (f", CLI {cli_lag[-1]['lag']:.2f} s" if "cli" in order else ""))
         emu.transition({"progression": "immediate"})
         raw["lag"] = {"ours": ours_lag, "cli": cli_lag}
+
+        # 6. Two changed functions: one release with `functions` against two single-function releases
+        # in sequence, each CloudFront deployment taking --deploy-seconds.
+        viewer, origin = work / "multi-viewer", work / "multi-origin"
+        shutil.copytree(ROOT / "examples/multi/viewer", viewer)
+        shutil.copytree(ROOT / "examples/multi/origin", origin)
+        lines = [f"ViewerVersion={VIEWER}:{viewer}", f"OriginVersion={ORIGIN}:{origin}"]
+        launched = b.ours_functions(lines, template=True)
+        multi_distribution = launched["outputs"]["distribution-id"]
+        b.ours_functions(lines, template=True)  # its first update names both versions (FirstLaunch=false)
+        emu.transition({"progression": "time", "seconds": args.deploy_seconds})
+        together, apart = [], []
+        for i in range(runs):
+            for who in (("together", "apart") if i % 2 == 0 else ("apart", "together")):
+                b.change(viewer)
+                b.change(origin)
+                before = b.stack_work(MULTI_STACK)
+                start = time.perf_counter()
+                if who == "together":
+                    outs = b.ours_functions(lines)["outputs"]["functions"]
+                else:
+                    outs = [b.ours_functions([line])["outputs"]["functions"][0] for line in lines]
+                wall = time.perf_counter() - start
+                after = b.stack_work(MULTI_STACK)
+                want = sorted(f["version-arn"] for f in outs)
+                if b.associations_of(multi_distribution) != want:
+                    raise SystemExit(f"after the {who} release the distribution associates "
+                                     f"{b.associations_of(multi_distribution)}, not {want}")
+                (together if who == "together" else apart).append(
+                    {"wall": wall, "updates": after[0] - before[0], "deployments": after[1] - before[1]})
+            log(f"two functions {i + 1}/{runs}: together {together[-1]}, apart {apart[-1]}")
+        emu.transition({"progression": "immediate"})
+        raw["functions"] = {"together": together, "apart": apart, "deploy_seconds": args.deploy_seconds}
     finally:
         emu.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -443,6 +515,10 @@ def main() -> int:
     os_w, zs_w = [r["wall"] for r in raw["small-files"]["ours"]], [r["wall"] for r in raw["small-files"]["zip"]]
     small_ratio = med(ratios(os_w, zs_w))
 
+    fx = raw["functions"]
+    t_w, a_w = [r["wall"] for r in fx["together"]], [r["wall"] for r in fx["apart"]]
+    t_u, t_d = [r["updates"] for r in fx["together"]], [r["deployments"] for r in fx["together"]]
+    a_u, a_d = [r["updates"] for r in fx["apart"]], [r["deployments"] for r in fx["apart"]]
     rows = [
         ("1", f"Release of a code change, wall time (example function; n={runs}, instant transitions)",
          fmt_s(med(o_w)), f"{fmt_s(med(c_w))} (AWS CLI: zip + 7 calls)", f"{rel_ratio:.1f}× faster",
@@ -470,6 +546,11 @@ def main() -> int:
         ("4d", f"Peak RSS, whole release, {rss['45m-mixed'][0]['zip_bytes'] / MB:.0f} MB package from a 110 MiB tree of "
                f"mixed files (n={runs}; max {fmt_mb(max(r45mix))})",
          fmt_mb(med(r45mix)), "", "", "< 100 MB (extra case)", rss_verdict(r45mix, 100 * MB)),
+        ("6", f"Two changed functions: `functions` vs two single releases (n={runs}; each CloudFront deployment "
+              f"{raw['functions']['deploy_seconds']:.0f} s): wall time; stack updates / distribution deployments",
+         f"{fmt_s(med(t_w))}; {med(t_u):.0f} / {med(t_d):.0f}", f"{fmt_s(med(a_w))}; {med(a_u):.0f} / {med(a_d):.0f} "
+         "(two single-function releases)", f"{med(ratios(t_w, a_w)):.2f}× faster",
+         "one update, one deployment", verdict(max(t_u) == 1 and max(t_d) == 1)),
         ("5", "Release binary size" + (" (stripped)" if stripped else " (NOT stripped)"),
          f"{size / MB:.1f} MB ({size:,} B)", "", "", "< 15 MB", verdict(size < 15 * MB)),
     ]

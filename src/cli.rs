@@ -20,7 +20,7 @@ pub enum Invocation {
 }
 
 /// Inputs whose value is a list: a flag given several times adds a line each.
-const LISTS: &[&str] = &["parameters", "tags", "invalidation-paths", "check-header", "capabilities"];
+const LISTS: &[&str] = &["functions", "parameters", "tags", "invalidation-paths", "check-header", "capabilities"];
 
 fn is_boolean(input: &InputSpec) -> bool {
     matches!(input.default, "true" | "false")
@@ -154,6 +154,7 @@ mod tests {
         let template = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/template.yaml");
         match name {
             "function-name" => "other-fn",
+            "functions" => concat!("LambdaVersion=edge:", env!("CARGO_MANIFEST_DIR"), "/examples/edge-function"),
             "stack-name" => "other-stack",
             "artifact-bucket" => "other-bucket",
             "source" => env!("CARGO_MANIFEST_DIR"),
@@ -209,6 +210,7 @@ mod tests {
             match input.name {
                 "rollback-to" => over.retain(|(k, _)| k != "INPUT_SOURCE"),
                 "wait" => over.retain(|(k, _)| k != "INPUT_CHECK_URL"),
+                "functions" => over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_FUNCTION_NAME"),
                 _ => {}
             }
             let value = sample(input.name);

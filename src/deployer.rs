@@ -23,6 +23,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 const REFUSED: &[(&str, &str)] = &[
     ("source", "the code is the uploaded object; nothing is packaged"),
     ("function-name", "the function is named by the uploaded key, `<artifact-prefix><function-name>.zip`"),
+    ("functions", "each upload releases the one function its key names, and sets the stack parameter that holds that function's version"),
     ("template", "a file path means nothing in Lambda; use `template-url`"),
     ("rollback-to", "an upload always releases that upload; run the action with `rollback-to` instead"),
     ("recreate-failed-stack", "the deployer releases into an existing stack only"),

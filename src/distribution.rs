@@ -147,17 +147,31 @@ pub fn verify(id: &str, info: &DistributionInfo, function_arn: &str, version_arn
     ))
 }
 
-/// The `CallerReference` of this tool's invalidations begins with the version the distribution
-/// ran when it was made, so that a later run can tell whether the cache was cleared for the code it
-/// runs now. Each invalidation still gets its own reference: CloudFront answers a reference it has
-/// seen with the earlier invalidation (or refuses it for other paths) and invalidates nothing new.
-fn reference_prefix(version_arn: &str) -> String {
-    let tail = version_arn.rsplit(':').take(2).collect::<Vec<_>>();
-    format!("lambda-edge-deploy/{}/", tail.into_iter().rev().collect::<Vec<_>>().join(":"))
+/// What the distribution runs, as this tool's invalidations name it in their `CallerReference`, so
+/// that a later run can tell whether the cache was cleared for the code it runs now: `function:N`
+/// for one function, a hash of the version ARNs for several (a reference holds at most 128
+/// characters). Each invalidation still gets its own reference: CloudFront answers a reference it
+/// has seen with the earlier invalidation (or refuses it for other paths) and invalidates nothing new.
+pub fn release_tag(version_arns: &[String]) -> String {
+    match version_arns {
+        [one] => one.rsplit(':').take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(":"),
+        many => {
+            use sha2::Digest;
+            let mut sorted = many.to_vec();
+            sorted.sort();
+            let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
+            let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+            format!("{}-functions-{hex}", many.len())
+        }
+    }
+}
+
+fn reference_prefix(tag: &str) -> String {
+    format!("lambda-edge-deploy/{tag}/")
 }
 
 /// Whether `paths` were already invalidated for what the distribution runs now: the newest
-/// invalidation of exactly these paths was made for `version_arn` (by this tool), or after the
+/// invalidation of exactly these paths was made for `tag` ([`release_tag`], by this tool), or after the
 /// distribution last changed (`since`, by anyone). A release interrupted after invalidating, or
 /// run again with nothing to change, then waits for that invalidation instead of paying for another.
 /// Returns its id, waiting for it to complete if it has not. CloudFront lists invalidations newest
@@ -167,7 +181,7 @@ pub async fn already_invalidated(
     poll: &Poll,
     id: &str,
     paths: &[String],
-    version_arn: &str,
+    tag: &str,
     since: Option<aws_smithy_types::DateTime>,
 ) -> Result<Option<String>> {
     let mut wanted = paths.to_vec();
@@ -176,7 +190,7 @@ pub async fn already_invalidated(
         cf.list_invalidations().distribution_id(id).send().await.map_err(aws(format!("ListInvalidations {id}")))?;
     let mut items = page.invalidation_list().map(|l| l.items().to_vec()).unwrap_or_default();
     items.sort_by_key(|i| std::cmp::Reverse(i.create_time().secs()));
-    let prefix = reference_prefix(version_arn);
+    let prefix = reference_prefix(tag);
     for item in &items {
         let inv = cf
             .get_invalidation()
@@ -202,10 +216,10 @@ pub async fn already_invalidated(
     Ok(None)
 }
 
-/// Invalidates `paths` for `version_arn` (what the distribution runs) and waits for the
+/// Invalidates `paths` for `tag` (what the distribution runs, [`release_tag`]) and waits for the
 /// invalidation to complete; returns its id.
-pub async fn invalidate(cf: &Client, poll: &Poll, id: &str, paths: &[String], version_arn: &str) -> Result<String> {
-    let caller_reference = format!("{}{}", reference_prefix(version_arn), uuid::Uuid::new_v4().simple());
+pub async fn invalidate(cf: &Client, poll: &Poll, id: &str, paths: &[String], tag: &str) -> Result<String> {
+    let caller_reference = format!("{}{}", reference_prefix(tag), uuid::Uuid::new_v4().simple());
     let request = |e: aws_sdk_cloudfront::error::BuildError| {
         Error::failed(format!("the invalidation request for {id} is malformed: {e}"), "Report this bug with the log.")
     };
@@ -359,6 +373,17 @@ mod tests {
     }
 
     const F: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge";
+
+    #[test]
+    fn a_release_tag_names_the_version_or_the_set_of_versions_whatever_their_order() {
+        let v = |s: &str| s.to_owned();
+        assert_eq!(release_tag(&[format!("{F}:7")]), "edge:7");
+        let a = release_tag(&[v("arn:x:function:viewer:2"), v("arn:x:function:origin:5")]);
+        let b = release_tag(&[v("arn:x:function:origin:5"), v("arn:x:function:viewer:2")]);
+        assert_eq!(a, b);
+        assert!(a.starts_with("2-functions-"), "{a}");
+        assert_ne!(a, release_tag(&[v("arn:x:function:viewer:3"), v("arn:x:function:origin:5")]));
+    }
 
     #[test]
     fn verify_wants_exactly_the_new_version() {

@@ -20,16 +20,17 @@ pub struct InputSpec {
 }
 
 pub const INPUTS: &[InputSpec] = &[
-    spec("function-name", true, "", "Name of the Lambda@Edge function (in us-east-1). Its code zip is stored as `<artifact-prefix><function-name>.zip`."),
+    spec("function-name", false, "", "Name of the Lambda@Edge function (in us-east-1). Its code zip is stored as `<artifact-prefix><function-name>.zip`. Required, unless `functions` is given (not with it)."),
     spec("stack-name", true, "", "CloudFormation stack that wires the function into the CloudFront distribution."),
     spec("artifact-bucket", true, "", "Versioned S3 bucket for code zips (and for templates over 51,200 bytes)."),
-    spec("source", true, "", "Directory to package, or an existing `.zip` file. Not needed with `rollback-to`."),
+    spec("source", false, "", "Directory to package, or an existing `.zip` file. Required, except with `rollback-to` or `functions` (not with it)."),
+    spec("functions", false, "", "Several functions released together, one per line: `VersionParameter=function-name:source` (the template parameter that takes its version ARN, the function, its directory or zip). Replaces `function-name`, `source` and `version-parameter`; one stack update and one CloudFront deployment for all."),
     spec("artifact-prefix", false, "", "S3 key prefix: the key is `<artifact-prefix><function-name>.zip`."),
     spec("template", false, "", "Path of the stack's template (YAML or JSON). Needed to create the stack; on a release it replaces the stack's template."),
     spec("template-url", false, "", "S3 URL of the template, instead of `template`."),
     spec("parameters", false, "", "More stack parameters, `Key=Value`, separated by commas or newlines (newlines only, when the input has several lines). They win over every value the tool fills in."),
     spec("first-launch-parameter", false, "FirstLaunch", "Name of the template's first-launch parameter (`true` when the stack is created, `false` after)."),
-    spec("version-parameter", false, "LambdaVersion", "Name of the template's parameter that takes the published version ARN."),
+    spec("version-parameter", false, "LambdaVersion", "Name of the template's parameter that takes the published version ARN (not with `functions`)."),
     spec("capabilities", false, "CAPABILITY_IAM,CAPABILITY_NAMED_IAM", "Stack capabilities, comma-separated."),
     spec("tags", false, "", "Stack tags, `Key=Value`, separated by commas or newlines."),
     spec("distribution-id", false, "", "CloudFront distribution to wait for and verify; otherwise the stack's `AWS::CloudFront::Distribution`."),
@@ -68,6 +69,7 @@ pub struct RawInputs {
     pub artifact_bucket: Option<String>,
     #[serde(skip_deserializing)]
     pub source: Option<OsString>,
+    pub functions: Option<String>,
     pub artifact_prefix: Option<String>,
     #[serde(skip_deserializing)]
     pub template: Option<OsString>,

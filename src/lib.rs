@@ -68,11 +68,11 @@ where
     let clients = aws::Clients::load(&settings.region).await;
     match clients.identify().await {
         Ok(who) => log::info(&format!("Acting as {who}")),
-        Err(e) => return run::fail(&e, &settings.function_name, None, &Timings::default()),
+        Err(e) => return run::fail(&e, &settings.names(), None, &Timings::default()),
     }
     log::debug(&format!(
         "function {}, stack {}, bucket {}, region {}, endpoint {}",
-        settings.function_name,
+        settings.names(),
         settings.stack_name,
         settings.artifact_bucket,
         settings.region,
@@ -80,7 +80,7 @@ where
     ));
     let mut signals = match run::Signals::install() {
         Ok(s) => s,
-        Err(e) => return run::fail(&e, &settings.function_name, None, &Timings::default()),
+        Err(e) => return run::fail(&e, &settings.names(), None, &Timings::default()),
     };
     let ended = run::release(&settings, &clients, None, settings.timeout, Some(&mut signals)).await;
     match ended.result {
@@ -88,7 +88,7 @@ where
             // The release is done whatever happens to its report: a file that cannot be written is
             // a warning, and a re-run (which changes nothing) writes the same outputs again.
             if let Err(e) = report::publish(&ended.outputs)
-                .and_then(|_| report::summarize(&settings.function_name, Some(&ended.outputs), &ended.timings, None))
+                .and_then(|_| report::summarize(&settings.names(), Some(&ended.outputs), &ended.timings, None))
             {
                 log::warn(&format!(
                     "the release succeeded, but its report could not be written: {e}. Later steps will not see its outputs; run the step again to write them (it changes nothing)"
@@ -96,6 +96,6 @@ where
             }
             0
         }
-        Err(e) => run::fail(&e, &settings.function_name, Some(&ended.outputs), &ended.timings),
+        Err(e) => run::fail(&e, &settings.names(), Some(&ended.outputs), &ended.timings),
     }
 }

@@ -3,7 +3,7 @@
 //! to refuse a release CloudFormation would refuse, before anything is written.
 
 use crate::error::{Error, Result};
-use crate::settings::Settings;
+use crate::settings::{EdgeFunction, Settings};
 use crate::stack::StackInfo;
 use crate::template::TemplateInfo;
 
@@ -19,12 +19,49 @@ pub enum ParamValue {
 #[derive(Debug, Clone, Default)]
 pub struct Fill {
     pub first_launch: bool,
+    /// Every function of the release.
+    pub functions: Vec<FunctionFill>,
+}
+
+/// One function's values.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionFill {
+    /// The parameter that takes its version ARN.
+    pub parameter: String,
+    pub name: String,
+    /// None at first launch, where the stack publishes the version itself.
     pub version_arn: Option<String>,
-    pub artifact_object_version: Option<String>,
+    /// The object version of its code uploaded by this run; None keeps the stack's.
+    pub object_version: Option<String>,
+}
+
+impl Fill {
+    /// The first launch: every function from its uploaded object, the stack publishing the versions.
+    pub fn launch(functions: &[EdgeFunction], objects: &[Option<String>]) -> Fill {
+        let functions = functions
+            .iter()
+            .zip(objects.iter().chain(std::iter::repeat(&None)))
+            .map(|(f, object)| FunctionFill {
+                parameter: f.parameter.clone(),
+                name: f.name.clone(),
+                version_arn: None,
+                object_version: object.clone(),
+            })
+            .collect();
+        Fill { first_launch: true, functions }
+    }
+}
+
+/// The parameters a function's values go to besides its version parameter: for a version parameter
+/// `<Base>Version`, `<Base>FunctionName`, `<Base>ArtifactKey` and `<Base>ObjectVersion`, so that a
+/// template of several functions can take each one's name and code (see examples/multi). A release
+/// of one function alone also fills `FunctionName`, `ArtifactKey` and `ArtifactObjectVersion`.
+fn base_of(parameter: &str) -> Option<&str> {
+    parameter.strip_suffix("Version").filter(|b| !b.is_empty())
 }
 
 /// Decides each declared parameter's value: `parameters` wins; then the first-launch and version
-/// parameters; then FunctionName and the artifact's bucket, key and version; then the stack's
+/// parameters; then each function's name and code object, and the artifact bucket; then the stack's
 /// previous value; else the template's default. Returns the parameters to pass, or the problems.
 pub fn parameters(
     settings: &Settings,
@@ -39,26 +76,42 @@ pub fn parameters(
             problems.push(format!("`parameters` sets {given}, which the template does not declare"));
         }
     }
-    // Without a new object (a rollback), the stack keeps the code's bucket, key and version together.
-    let object = fill.artifact_object_version.is_some();
+    // Without a new object (a rollback), the stack keeps each code's bucket, key and version together.
+    let object = fill.functions.iter().any(|f| f.object_version.is_some());
+    let alone = match fill.functions.as_slice() {
+        [one] if !settings.several => Some(one),
+        _ => None,
+    };
     for (key, default) in &template.parameters {
         let value = |v: &str| Some(ParamValue::Value(key.clone(), v.to_owned()));
+        let derived = |f: &FunctionFill| {
+            let base = base_of(&f.parameter)?;
+            let field = key.strip_prefix(base)?;
+            match field {
+                "FunctionName" => value(&f.name),
+                "ArtifactKey" if f.object_version.is_some() => value(&settings.artifact_key(&f.name)),
+                "ObjectVersion" => f.object_version.as_deref().and_then(value),
+                _ => None,
+            }
+        };
         let chosen = if let Some((_, v)) = settings.parameters.iter().find(|(k, _)| k == key) {
             value(v)
         } else if *key == settings.first_launch_parameter {
             value(if fill.first_launch { "true" } else { "false" })
-        } else if *key == settings.version_parameter {
-            match (&fill.version_arn, default) {
+        } else if let Some(f) = fill.functions.iter().find(|f| f.parameter == *key) {
+            match (&f.version_arn, default) {
                 (Some(arn), _) => value(arn),
                 (None, Some(_)) => None,
                 (None, None) => value("NONE"),
             }
+        } else if let Some(v) = fill.functions.iter().find_map(derived) {
+            Some(v)
         } else {
-            match key.as_str() {
-                "FunctionName" => value(&settings.function_name),
-                "ArtifactBucket" if object => value(&settings.artifact_bucket),
-                "ArtifactKey" if object => value(&settings.artifact_key()),
-                "ArtifactObjectVersion" => fill.artifact_object_version.as_deref().and_then(value),
+            match (key.as_str(), alone) {
+                ("FunctionName", Some(f)) => value(&f.name),
+                ("ArtifactKey", Some(f)) if object => value(&settings.artifact_key(&f.name)),
+                ("ArtifactObjectVersion", Some(f)) => f.object_version.as_deref().and_then(value),
+                ("ArtifactBucket", _) if object => value(&settings.artifact_bucket),
                 _ => None,
             }
         };
@@ -139,8 +192,12 @@ mod tests {
             StackInfo { parameters: vec![("OriginDomainName".into(), "example.org".into())], ..Default::default() };
         let fill = Fill {
             first_launch: false,
-            version_arn: Some("arn:v:3".into()),
-            artifact_object_version: Some("ov1".into()),
+            functions: vec![FunctionFill {
+                parameter: "LambdaVersion".into(),
+                name: "edge".into(),
+                version_arn: Some("arn:v:3".into()),
+                object_version: Some("ov1".into()),
+            }],
         };
         let p = parameters(&settings(""), &t, Some(&current), &fill).unwrap();
         assert_eq!(
@@ -160,8 +217,9 @@ mod tests {
     #[test]
     fn first_launch_leaves_the_version_to_its_default_and_given_parameters_win() {
         let t = template(&[("FirstLaunch", Some("true")), ("LambdaVersion", Some("NONE")), ("FunctionName", None)]);
-        let fill = Fill { first_launch: true, ..Default::default() };
-        let p = parameters(&settings("FunctionName=other"), &t, None, &fill).unwrap();
+        let s = settings("FunctionName=other");
+        let fill = Fill::launch(&s.functions, &[]);
+        let p = parameters(&s, &t, None, &fill).unwrap();
         assert_eq!(p, vec![v("FirstLaunch", "true"), v("FunctionName", "other")]);
     }
 

@@ -1,16 +1,17 @@
 //! Plan: what a run will do, decided from the settings and what preflight found, with no AWS call.
 //! Every reason not to go on (a missing stack, a template without the version parameter, a
 //! rollback target that does not exist) is found here or in preflight, so that nothing is written
-//! before all of them have been looked at; `release.rs` then carries the plan out.
+//! before all of them have been looked at; `release/` then carries the plan out. A release of
+//! several functions (`functions`) is one plan: a step per function, and one stack update.
 
 use crate::artifact::Artifact;
 use crate::distribution::{self, DistributionInfo};
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
 use crate::package::Package;
-use crate::parameters::{self, Fill};
-use crate::preflight::{self, Found};
-use crate::settings::{Mode, RollbackTarget, Settings};
+use crate::parameters::{self, Fill, FunctionFill};
+use crate::preflight::{self, Found, FunctionFound};
+use crate::settings::{EdgeFunction, Mode, RollbackTarget, Settings};
 use crate::stack::{self, StackInfo};
 use crate::template::{self, Template, TemplateInfo};
 
@@ -24,7 +25,8 @@ const VIEWER_WARN_BYTES: u64 = 1024 * 1024;
 pub enum Plan {
     /// No stack yet (or a failed first launch, deleted first): upload, create, wait.
     Launch(Launch),
-    /// The stack exists: the version it will run, how it comes to be, and the stack update.
+    /// The stack exists: the version each function will run, how it comes to be, and the stack
+    /// update.
     Update(Box<Update>),
     /// `dry-run`: what a release would do. Nothing is written.
     DryRun(DryRun),
@@ -35,30 +37,72 @@ pub struct Launch {
     /// A stack left in ROLLBACK_COMPLETE by a failed first launch, deleted first.
     pub recreate: Option<StackInfo>,
     pub template: Template,
-    pub package: Package,
+    /// Each function with its package, in the settings' order.
+    pub packages: Vec<(EdgeFunction, Package)>,
 }
 
 #[derive(Debug)]
 pub struct Update {
     pub stack: StackInfo,
-    pub function: FunctionInfo,
     pub template: Template,
     pub summary: TemplateInfo,
     pub distribution: Option<(String, DistributionInfo)>,
+    /// Each function's steps, in the settings' order.
+    pub units: Vec<Unit>,
+    /// False when no code changed and no template, parameters or tags were given: the stack is
+    /// not touched.
+    pub update_stack: bool,
+    /// The stack update only sets FirstLaunch to false after a first launch, with the versions the
+    /// site runs: bookkeeping, not a change (`changed` stays false).
+    pub bookkeeping: bool,
+    /// What else the release changes, which re-pointing the versions (`rollback-on-failure`) would
+    /// not undo.
+    pub other_changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// One function of an update: what it is, what the distribution runs of it now, and the steps that
+/// bring the version the stack will run.
+#[derive(Debug)]
+pub struct Unit {
+    /// The function, with the parameter that takes its version (for the deployer, the stack's).
+    pub spec: EdgeFunction,
+    pub function: FunctionInfo,
     /// The version the distribution runs before this run, if it can be told.
     pub live: Option<FunctionInfo>,
     pub object: ObjectStep,
     pub version: VersionStep,
-    /// False when the code is unchanged and no template, parameters or tags were given: the stack
-    /// is not touched.
-    pub update_stack: bool,
-    /// The stack update only sets FirstLaunch to false after a first launch, with the version the
-    /// site runs: bookkeeping, not a change (`changed` stays false).
-    pub bookkeeping: bool,
-    /// Whether a failed check may re-point the stack at `live` (`rollback-on-failure`), and what
-    /// else the release changes, which re-pointing would not undo.
-    pub other_changes: Vec<String>,
-    pub warnings: Vec<String>,
+}
+
+impl Unit {
+    /// Whether this function's live version stays what it is (no publish, no other version).
+    pub fn unchanged(&self) -> bool {
+        matches!(&self.version, VersionStep::Existing(v) if self.live.as_ref().is_some_and(|l| l.arn == v.arn))
+    }
+}
+
+impl Update {
+    /// Each function's values for the stack's parameters, from the versions and objects this run
+    /// decided (unchanged functions keep their version).
+    pub fn fill(&self, versions: &[FunctionInfo], objects: &[Option<Artifact>]) -> Fill {
+        let functions = self
+            .units
+            .iter()
+            .zip(versions)
+            .zip(objects.iter().chain(std::iter::repeat(&None)))
+            .map(|((u, v), o)| FunctionFill {
+                parameter: u.spec.parameter.clone(),
+                name: u.spec.name.clone(),
+                version_arn: Some(v.arn.clone()),
+                // A new object for a new version; a rollback keeps the stack's own.
+                object_version: match &u.object {
+                    ObjectStep::Keep(_) => None,
+                    _ => o.as_ref().map(|o| o.version_id.clone()),
+                },
+            })
+            .collect();
+        Fill { first_launch: false, functions }
+    }
 }
 
 /// The code's object version in the artifact bucket.
@@ -90,10 +134,17 @@ pub struct DryRun {
     pub first_launch: bool,
     /// Whether a release would change anything.
     pub changes: bool,
-    /// The version the stack would run, when it is known without publishing.
+    /// Each function: the version the stack would run when it is known without publishing, and
+    /// the object version that holds its code.
+    pub functions: Vec<DryFunction>,
+    pub would: String,
+}
+
+#[derive(Debug, Default)]
+pub struct DryFunction {
+    pub name: String,
     pub version: Option<FunctionInfo>,
     pub object: Option<Artifact>,
-    pub would: String,
 }
 
 /// Decides the run, or says every reason it cannot go on (exit 2, nothing written).
@@ -108,8 +159,8 @@ pub fn plan(settings: &Settings, mut found: Found) -> Result<Plan> {
             ));
             None
         }
-        (Mode::Release { .. }, None) => launch(settings, found, None, &mut problems),
-        (Mode::Release { .. }, Some(st)) if st.status.is_failed_launch() && settings.recreate_failed_stack => {
+        (Mode::Release, None) => launch(settings, found, None, &mut problems),
+        (Mode::Release, Some(st)) if st.status.is_failed_launch() && settings.recreate_failed_stack => {
             launch(settings, found, Some(st), &mut problems)
         }
         (_, Some(st)) => match stack::check_updatable(&settings.stack_name, &st.status) {
@@ -146,6 +197,10 @@ fn keep<T>(problems: &mut Vec<Error>, r: Result<T>) -> Option<T> {
     }
 }
 
+fn parameter_names(specs: &[EdgeFunction]) -> Vec<&str> {
+    specs.iter().map(|f| f.parameter.as_str()).collect()
+}
+
 fn launch(settings: &Settings, found: Found, failed: Option<StackInfo>, problems: &mut Vec<Error>) -> Option<Plan> {
     if matches!(found.template, Template::Previous) {
         problems.push(Error::precondition(
@@ -155,204 +210,280 @@ fn launch(settings: &Settings, found: Found, failed: Option<StackInfo>, problems
         return None;
     }
     let summary = found.summary?;
-    keep(problems, template::require_parameters(settings, &summary));
+    keep(problems, template::require_parameters(settings, &summary, &parameter_names(&settings.functions)));
     keep(problems, template::require_capabilities(settings, &summary));
-    if found.function.is_some() && summary.has_resource(FUNCTION_TYPE) {
-        problems.push(Error::precondition(
-            format!(
-                "function {} already exists, but stack {} does not: the template would create the function again and fail",
-                settings.function_name, settings.stack_name
-            ),
-            "Delete the function (or import it into the stack), or use another `function-name` for the new stack.",
-        ));
+    for (f, ff) in settings.functions.iter().zip(&found.functions) {
+        if ff.function.is_some() && summary.has_resource(FUNCTION_TYPE) {
+            problems.push(Error::precondition(
+                format!(
+                    "function {} already exists, but stack {} does not: the template would create the function again and fail",
+                    f.name, settings.stack_name
+                ),
+                "Delete the function (or import it into the stack), or use another function name for the new stack.",
+            ));
+        }
     }
     if settings.wait && settings.distribution_id.is_none() && !summary.has_resource(preflight::DISTRIBUTION_TYPE) {
         problems.push(preflight::no_distribution(settings));
     }
-    // With a stand-in object version, so that a parameter CloudFormation would refuse fails now.
-    let pending = Fill { first_launch: true, version_arn: None, artifact_object_version: Some("pending".into()) };
+    // With stand-in object versions, so that a parameter CloudFormation would refuse fails now.
+    let pending = Fill::launch(&settings.functions, &vec![Some("pending".to_owned()); settings.functions.len()]);
     keep(problems, parameters::parameters(settings, &summary, None, &pending));
-    let package = found.package?;
+    let mut packages = Vec::new();
+    for (f, ff) in settings.functions.iter().zip(found.functions) {
+        packages.push((f.clone(), ff.package?));
+    }
     if settings.dry_run {
+        let keys: Vec<String> = settings.functions.iter().map(|f| settings.artifact_key(&f.name)).collect();
         return Some(Plan::DryRun(DryRun {
             first_launch: true,
             changes: true,
-            version: None,
-            object: None,
+            functions: settings
+                .functions
+                .iter()
+                .map(|f| DryFunction { name: f.name.clone(), ..Default::default() })
+                .collect(),
             would: format!(
-                "upload s3://{}/{} and create stack {} ({}=true)",
+                "upload {} to s3://{} and create stack {} ({}=true)",
+                keys.join(", "),
                 settings.artifact_bucket,
-                settings.artifact_key(),
                 settings.stack_name,
                 settings.first_launch_parameter
             ),
         }));
     }
-    Some(Plan::Launch(Launch { recreate: failed, template: found.template, package }))
+    Some(Plan::Launch(Launch { recreate: failed, template: found.template, packages }))
 }
 
-/// The state a release or a rollback starts from, checked: the function, the template's
-/// parameters, the stack's function.
+/// Each function as the stack runs it now, checked: it exists, the stack names it, and the parameter
+/// that takes its version. The deployer's function takes the parameter that holds a version of it
+/// now (a stack of several functions), else `version-parameter`.
 fn current(
     settings: &Settings,
     found: &Found,
     st: &StackInfo,
     problems: &mut Vec<Error>,
-) -> Option<(FunctionInfo, TemplateInfo)> {
-    let Some(function) = found.function.clone() else {
-        problems.push(Error::precondition(
-            format!("function {} does not exist, but stack {} does", settings.function_name, settings.stack_name),
-            match settings.mode {
-                Mode::Object => "The zip's key names the function: upload it as `<artifact-prefix><function-name>.zip`, with the stack's function name (its FunctionName parameter).",
-                _ => "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
-            },
-        ));
+) -> Option<(Vec<(EdgeFunction, FunctionInfo)>, TemplateInfo)> {
+    let mut functions = Vec::new();
+    for (f, ff) in settings.functions.iter().zip(&found.functions) {
+        let Some(function) = ff.function.clone() else {
+            problems.push(Error::precondition(
+                format!("function {} does not exist, but stack {} does", f.name, settings.stack_name),
+                match (&settings.mode, settings.several) {
+                    (Mode::Object, _) => "The zip's key names the function: upload it as `<artifact-prefix><function-name>.zip`, with the stack's function name.",
+                    (_, true) => "Fix the function's name in `functions` to name one of the stack's functions.",
+                    (_, false) => "Fix `function-name` to name the stack's function (see the stack's FunctionName parameter).",
+                },
+            ));
+            continue;
+        };
+        let mut spec = f.clone();
+        if settings.mode == Mode::Object {
+            let prefix = format!("{}:", function.arn);
+            if let Some((held, _)) = st.parameters.iter().find(|(_, v)| v.starts_with(&prefix)) {
+                spec.parameter = held.clone();
+            }
+        }
+        functions.push((spec, function));
+    }
+    // A function that is not there is the problem to fix; what follows would only echo it.
+    if functions.len() != settings.functions.len() {
         return None;
-    };
-    if let Some(named) = st.parameter("FunctionName") {
-        if named != settings.function_name && !settings.parameters.iter().any(|(k, _)| k == "FunctionName") {
+    }
+    if let Some(named) = st.parameter("FunctionName").filter(|_| !settings.several) {
+        let given = settings.parameters.iter().any(|(k, _)| k == "FunctionName");
+        if let Some(f) = settings.only().filter(|f| f.name != named && !given) {
             problems.push(Error::precondition(
                 format!(
                     "stack {} runs function {named} (its FunctionName parameter), not {}",
-                    settings.stack_name, settings.function_name
+                    settings.stack_name, f.name
                 ),
                 "Fix `function-name` or `stack-name`: they must name the same release.",
             ));
         }
     }
     let summary = found.summary.clone()?;
-    keep(problems, template::require_parameters(settings, &summary));
+    let specs: Vec<EdgeFunction> = functions.iter().map(|(s, _)| s.clone()).collect();
+    keep(problems, template::require_parameters(settings, &summary, &parameter_names(&specs)));
     keep(problems, template::require_capabilities(settings, &summary));
-    Some((function, summary))
+    // Until its first update the stack associates the versions it published itself; that update
+    // sets every function's version parameter, so it must release them all.
+    let missing: Vec<&str> = found
+        .launched_versions
+        .iter()
+        .filter(|v| !functions.iter().any(|(_, f)| v.starts_with(&format!("{}:", f.arn))))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        problems.push(Error::precondition(
+            format!(
+                "stack {} has not been updated since its first launch, which published {}: its first update sets {} to false and every function's version parameter, so it must release them all",
+                settings.stack_name,
+                found.launched_versions.join(", "),
+                settings.first_launch_parameter
+            ),
+            format!(
+                "Release every function of the stack together once (`functions`); later releases may release one. Not released here: {}.",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Some((functions, summary))
 }
 
 fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut Vec<Error>) -> Option<Plan> {
-    let (function, summary) = current(settings, &found, &st, problems)?;
+    let (functions, summary) = current(settings, &found, &st, problems)?;
+    let distribution = found.distribution.as_ref().map(|(_, d)| d);
     // With stand-ins for what the release will know, so that a bad value fails before any write.
     let pending = Fill {
         first_launch: false,
-        version_arn: Some("pending".into()),
-        artifact_object_version: Some("pending".into()),
+        functions: functions
+            .iter()
+            .map(|(spec, _)| FunctionFill {
+                parameter: spec.parameter.clone(),
+                name: spec.name.clone(),
+                version_arn: Some("pending".into()),
+                object_version: Some("pending".into()),
+            })
+            .collect(),
     };
     keep(problems, parameters::parameters(settings, &summary, Some(&st), &pending))?;
-    let live = live_version(settings, &st, found.distribution.as_ref().map(|(_, d)| d), &function.arn, &found.versions);
     let mut warnings = Vec::new();
-    let mut bookkeeping = false;
-    let (object, version, update_stack) = match (&settings.mode, found.upload.take(), found.package.take()) {
-        (Mode::Object, Some(upload), _) => {
-            if settings.dry_run {
-                return Some(Plan::DryRun(DryRun {
-                    first_launch: false,
-                    changes: true,
-                    version: None,
-                    object: Some(upload.clone()),
-                    would: format!("release s3://{}/{} version {}", upload.bucket, upload.key, upload.version_id),
-                }));
+    // With nothing but code to release, unchanged code leaves the stack alone; a template,
+    // parameters or tags given may still change it.
+    let stack_inputs = settings.template.is_some() || !settings.parameters.is_empty() || !settings.tags.is_empty();
+    let mut units = Vec::new();
+    let mut all_current = true;
+    for ((spec, function), ff) in functions.into_iter().zip(found.functions.iter_mut()) {
+        let live = live_version(&spec.parameter, &st, distribution, &function.arn, &ff.versions);
+        let (object, version, current) = match (&settings.mode, ff.upload.take(), ff.package.take()) {
+            (Mode::Object, Some(upload), _) => {
+                (ObjectStep::Uploaded(upload), VersionStep::Publish { update_code: true }, false)
             }
-            (ObjectStep::Uploaded(upload), VersionStep::Publish { update_code: true }, true)
-        }
-        (_, _, Some(package)) => {
-            if let Some((_, d)) = &found.distribution {
-                let viewer =
-                    distribution::versions_of(d, &function.arn).iter().any(|a| a.event_type.starts_with("viewer"));
-                if viewer && package.size > VIEWER_WARN_BYTES {
-                    warnings.push(format!("the package is {} bytes and the function serves a viewer event: viewer functions were limited to 1 MB, and every byte adds to cold starts at each request", package.size));
+            (_, _, Some(package)) => {
+                if let Some(d) = distribution {
+                    let viewer =
+                        distribution::versions_of(d, &function.arn).iter().any(|a| a.event_type.starts_with("viewer"));
+                    if viewer && package.size > VIEWER_WARN_BYTES {
+                        warnings.push(format!("the package of {} is {} bytes and the function serves a viewer event: viewer functions were limited to 1 MB, and every byte adds to cold starts at each request", spec.name, package.size));
+                    }
                 }
+                code_steps(settings, ff, package, &function, live.as_ref())
             }
-            let sha = package.code_sha256.clone();
-            let latest_current = function.code_sha256 == sha && !settings.force;
-            let live_current = live.as_ref().is_some_and(|v| v.code_sha256 == sha) && !settings.force;
-            // With nothing but the code to release, unchanged code leaves the stack alone; a template,
-            // parameters or tags given may still change it.
-            let stack_inputs =
-                settings.template.is_some() || !settings.parameters.is_empty() || !settings.tags.is_empty();
-            let object = match found.object.take().filter(|_| latest_current) {
-                Some(existing) => ObjectStep::Reuse(existing),
-                None => ObjectStep::Upload(package),
+            _ => return None,
+        };
+        all_current &= current;
+        units.push(Unit { spec, function, live, object, version });
+    }
+    let unchanged = all_current && !stack_inputs;
+    // The code is the live code and the template, parameters and tags given are the stack's: the
+    // update can only set FirstLaunch to false after a first launch (the site keeps its versions),
+    // or CloudFormation answers "No updates".
+    let same =
+        all_current && found.other_changes.is_empty() && units.iter().all(|u| matches!(u.object, ObjectStep::Reuse(_)));
+    let bookkeeping = !unchanged && same && st.parameter(&settings.first_launch_parameter) == Some("true");
+    if unchanged {
+        for u in &mut units {
+            u.object = match std::mem::replace(&mut u.object, ObjectStep::Keep(None)) {
+                ObjectStep::Reuse(a) => ObjectStep::Keep(Some(a)),
+                _ => ObjectStep::Keep(None),
             };
-            let version = match (&live, live_current) {
-                (Some(live), true) => VersionStep::Existing(live.clone()),
-                _ => match function::published_from(&found.versions, &sha).filter(|_| latest_current) {
-                    Some(v) => VersionStep::Reuse(v.clone()),
-                    None => VersionStep::Publish { update_code: !latest_current },
-                },
-            };
-            let unchanged = live_current && latest_current && !stack_inputs;
-            if unchanged && settings.dry_run {
-                return Some(Plan::DryRun(DryRun {
-                    first_launch: false,
-                    changes: false,
-                    version: live.clone(),
-                    object: match object {
-                        ObjectStep::Reuse(a) => Some(a),
-                        _ => None,
-                    },
-                    would: "nothing: the live version already runs this code".to_owned(),
-                }));
-            }
-            if unchanged {
-                let object = match object {
-                    ObjectStep::Reuse(a) => ObjectStep::Keep(Some(a)),
-                    _ => ObjectStep::Keep(None),
-                };
-                (object, version, false)
-            } else {
-                // The code is the live code and the template, parameters and tags given are the
-                // stack's: the update can only set FirstLaunch to false after a first launch (the
-                // site keeps its version), or CloudFormation answers "No updates".
-                let same = live_current
-                    && latest_current
-                    && found.other_changes.is_empty()
-                    && matches!(object, ObjectStep::Reuse(_));
-                bookkeeping = same && st.parameter(&settings.first_launch_parameter) == Some("true");
-                if settings.dry_run {
-                    let what = if bookkeeping {
-                        format!("set the stack's {} to false, the first update after its first launch (the site keeps the version it runs)", settings.first_launch_parameter)
-                    } else if same {
-                        "nothing: the live version already runs this code, and the template, parameters and tags given are the stack's".to_owned()
-                    } else if live_current && latest_current {
-                        format!(
-                            "update the stack only (the code is unchanged; changed: {})",
-                            found.other_changes.join(", ")
-                        )
-                    } else {
-                        "upload, update the function, publish a version and update the stack".to_owned()
-                    };
-                    return Some(Plan::DryRun(DryRun {
-                        first_launch: false,
-                        changes: !same,
-                        version: if same { live.clone() } else { None },
-                        object: match (same, object) {
-                            (true, ObjectStep::Reuse(a)) => Some(a),
-                            _ => None,
-                        },
-                        would: what,
-                    }));
-                }
-                (object, version, true)
-            }
         }
-        _ => return None,
-    };
+    }
+    if settings.dry_run {
+        return Some(Plan::DryRun(dry_update(settings, &units, unchanged, same, bookkeeping, &found.other_changes)));
+    }
     Some(Plan::Update(Box::new(Update {
         stack: st,
-        function,
         template: found.template,
         summary,
         distribution: found.distribution,
-        live,
-        object,
-        version,
-        update_stack,
+        units,
+        update_stack: !unchanged,
         bookkeeping,
         other_changes: found.other_changes,
         warnings,
     })))
 }
 
+/// One function's object and version steps from its packaged code, and whether its code is the
+/// live code already (nothing to upload or publish).
+fn code_steps(
+    settings: &Settings,
+    ff: &mut FunctionFound,
+    package: Package,
+    function: &FunctionInfo,
+    live: Option<&FunctionInfo>,
+) -> (ObjectStep, VersionStep, bool) {
+    let sha = package.code_sha256.clone();
+    let latest_current = function.code_sha256 == sha && !settings.force;
+    let live_current = live.is_some_and(|v| v.code_sha256 == sha) && !settings.force;
+    let object = match ff.object.take().filter(|_| latest_current) {
+        Some(existing) => ObjectStep::Reuse(existing),
+        None => ObjectStep::Upload(package),
+    };
+    let version = match (live, live_current) {
+        (Some(live), true) => VersionStep::Existing(live.clone()),
+        _ => match function::published_from(&ff.versions, &sha).filter(|_| latest_current) {
+            Some(v) => VersionStep::Reuse(v.clone()),
+            None => VersionStep::Publish { update_code: !latest_current },
+        },
+    };
+    (object, version, live_current && latest_current)
+}
+
+/// What a release would do, said without doing it.
+fn dry_update(
+    settings: &Settings,
+    units: &[Unit],
+    unchanged: bool,
+    same: bool,
+    bookkeeping: bool,
+    other_changes: &[String],
+) -> DryRun {
+    let changed: Vec<&str> = units.iter().filter(|u| !u.unchanged()).map(|u| u.spec.name.as_str()).collect();
+    let would = if unchanged {
+        match units {
+            [_] => "nothing: the live version already runs this code".to_owned(),
+            _ => "nothing: the live versions already run this code".to_owned(),
+        }
+    } else if bookkeeping {
+        format!("set the stack's {} to false, the first update after its first launch (the site keeps the versions it runs)", settings.first_launch_parameter)
+    } else if same {
+        "nothing: the live versions already run this code, and the template, parameters and tags given are the stack's"
+            .to_owned()
+    } else if changed.is_empty() {
+        format!("update the stack only (the code is unchanged; changed: {})", other_changes.join(", "))
+    } else if units.len() == 1 {
+        "upload, update the function, publish a version and update the stack".to_owned()
+    } else {
+        format!("upload, update and publish {}, then update the stack once", changed.join(", "))
+    };
+    let quiet = unchanged || same;
+    DryRun {
+        first_launch: false,
+        changes: !quiet,
+        functions: units
+            .iter()
+            .map(|u| DryFunction {
+                name: u.spec.name.clone(),
+                version: match &u.version {
+                    VersionStep::Existing(v) if quiet || u.unchanged() => Some(v.clone()),
+                    _ => None,
+                },
+                object: match &u.object {
+                    ObjectStep::Reuse(a) | ObjectStep::Keep(Some(a)) if quiet => Some(a.clone()),
+                    _ => None,
+                },
+            })
+            .collect(),
+        would,
+    }
+}
+
 fn rollback(
     settings: &Settings,
-    found: Found,
+    mut found: Found,
     stack: Option<StackInfo>,
     target: &RollbackTarget,
     problems: &mut Vec<Error>,
@@ -368,16 +499,41 @@ fn rollback(
         problems.push(e);
         return None;
     }
-    let (function, summary) = current(settings, &found, &st, problems)?;
-    let live = live_version(settings, &st, found.distribution.as_ref().map(|(_, d)| d), &function.arn, &found.versions);
-    let target = keep(problems, resolve(settings, &function, live.as_ref(), &found.versions, target))?;
-    let update_stack = live.as_ref().is_none_or(|l| l.arn != target.arn);
+    let (functions, summary) = current(settings, &found, &st, problems)?;
+    let distribution = found.distribution.as_ref().map(|(_, d)| d);
+    let mut units = Vec::new();
+    for ((spec, function), ff) in functions.into_iter().zip(found.functions.iter_mut()) {
+        let live = live_version(&spec.parameter, &st, distribution, &function.arn, &ff.versions);
+        let Some(target) = keep(problems, resolve(&spec.name, &function, live.as_ref(), &ff.versions, target)) else {
+            continue;
+        };
+        units.push(Unit {
+            spec,
+            function,
+            live,
+            object: ObjectStep::Keep(None),
+            version: VersionStep::Existing(target),
+        });
+    }
+    if units.len() != settings.functions.len() {
+        return None;
+    }
+    let update_stack = units.iter().any(|u| !u.unchanged());
     if settings.dry_run {
         return Some(Plan::DryRun(DryRun {
             first_launch: false,
             changes: update_stack,
-            version: Some(target.clone()),
-            object: None,
+            functions: units
+                .iter()
+                .map(|u| DryFunction {
+                    name: u.spec.name.clone(),
+                    version: match &u.version {
+                        VersionStep::Existing(v) => Some(v.clone()),
+                        _ => None,
+                    },
+                    object: None,
+                })
+                .collect(),
             would: if update_stack {
                 "update the stack to run that version".to_owned()
             } else {
@@ -387,13 +543,10 @@ fn rollback(
     }
     Some(Plan::Update(Box::new(Update {
         stack: st,
-        function,
         template: Template::Previous,
         summary,
         distribution: found.distribution,
-        live,
-        object: ObjectStep::Keep(None),
-        version: VersionStep::Existing(target),
+        units,
         update_stack,
         bookkeeping: false,
         other_changes: Vec::new(),
@@ -403,7 +556,7 @@ fn rollback(
 
 /// The version `rollback-to` names, which must be a published version of this function.
 fn resolve(
-    settings: &Settings,
+    name: &str,
     function: &FunctionInfo,
     live: Option<&FunctionInfo>,
     versions: &[FunctionInfo],
@@ -416,7 +569,7 @@ fn resolve(
         RollbackTarget::Previous => {
             let Some(live) = live else {
                 return Err(Error::precondition(
-                    format!("cannot tell which version of {} the distribution runs now", settings.function_name),
+                    format!("cannot tell which version of {name} the distribution runs now"),
                     "Give `rollback-to` a version number or version ARN instead of `previous`.",
                 ));
             };
@@ -425,8 +578,8 @@ fn resolve(
                 None => {
                     return Err(Error::precondition(
                         format!(
-                            "version {} of {} is the first one published: there is no previous version",
-                            live.version, settings.function_name
+                            "version {} of {name} is the first one published: there is no previous version",
+                            live.version
                         ),
                         "Nothing to roll back to; release a fixed version instead.",
                     ))
@@ -443,10 +596,7 @@ fn resolve(
     versions.iter().find(|v| v.arn == arn).cloned().ok_or_else(|| {
         Error::precondition(
             format!("version {arn} does not exist"),
-            format!(
-                "List the published versions (aws lambda list-versions-by-function --function-name {}) and pick one.",
-                settings.function_name
-            ),
+            format!("List the published versions (aws lambda list-versions-by-function --function-name {name}) and pick one."),
         )
     })
 }
@@ -454,7 +604,7 @@ fn resolve(
 /// The version of the function that the distribution runs now (or, without a distribution, the
 /// one the stack's version parameter names), with its code hash.
 fn live_version(
-    settings: &Settings,
+    parameter: &str,
     st: &StackInfo,
     d: Option<&DistributionInfo>,
     function_arn: &str,
@@ -466,9 +616,8 @@ fn live_version(
         arns.dedup();
         (arns.len() == 1).then(|| arns.remove(0))
     });
-    let arn = from_distribution.or_else(|| {
-        st.parameter(&settings.version_parameter).filter(|v| function::version_of(v).is_some()).map(str::to_owned)
-    })?;
+    let arn = from_distribution
+        .or_else(|| st.parameter(parameter).filter(|v| function::version_of(v).is_some()).map(str::to_owned))?;
     versions.iter().find(|v| v.arn == arn).cloned()
 }
 
@@ -555,23 +704,37 @@ mod tests {
     /// A released stack: version 2 (old code) live, version 1 before it.
     fn released(package: &str) -> Found {
         Found {
-            package: Some(Package::stub(package, 100)),
             stack: Some(stack("UPDATE_COMPLETE")),
-            function: Some(latest(OLD)),
             summary: Some(summary()),
             distribution: Some(distribution(2)),
-            versions: vec![version(1, "first="), version(2, OLD)],
+            functions: vec![FunctionFound {
+                package: Some(Package::stub(package, 100)),
+                function: Some(latest(OLD)),
+                versions: vec![version(1, "first="), version(2, OLD)],
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
 
     fn no_stack() -> Found {
         Found {
-            package: Some(Package::stub(NEW, 100)),
             template: Template::Body("...".into()),
             summary: Some(summary()),
+            functions: vec![FunctionFound { package: Some(Package::stub(NEW, 100)), ..Default::default() }],
             ..Default::default()
         }
+    }
+
+    fn without_package(mut found: Found) -> Found {
+        found.functions[0].package = None;
+        found
+    }
+
+    fn uploaded(mut found: Found) -> Found {
+        found.functions[0].package = None;
+        found.functions[0].upload = Some(object());
+        found
     }
 
     fn refused(s: &Settings, found: Found) -> String {
@@ -596,14 +759,14 @@ mod tests {
         let s = settings(&[]);
         let Ok(Plan::Launch(l)) = plan(&s, no_stack()) else { panic!("no launch") };
         assert!(l.recreate.is_none());
-        assert_eq!(l.package.code_sha256, NEW);
+        assert_eq!(l.packages[0].1.code_sha256, NEW);
 
         let mut without_template = no_stack();
         without_template.template = Template::Previous;
         assert!(refused(&s, without_template).contains("no template was given to create it"));
 
         let mut function_exists = no_stack();
-        function_exists.function = Some(latest(OLD));
+        function_exists.functions[0].function = Some(latest(OLD));
         assert!(refused(&s, function_exists).contains("already exists, but stack site does not"));
 
         let mut no_distribution = no_stack();
@@ -646,33 +809,41 @@ mod tests {
     #[test]
     fn a_code_change_uploads_updates_publishes_and_updates_the_stack() {
         let u = update(&settings(&[]), released(NEW));
-        assert!(matches!(u.object, ObjectStep::Upload(_)), "{:?}", u.object);
-        assert!(matches!(u.version, VersionStep::Publish { update_code: true }), "{:?}", u.version);
+        assert!(matches!(u.units[0].object, ObjectStep::Upload(_)), "{:?}", u.units[0].object);
+        assert!(matches!(u.units[0].version, VersionStep::Publish { update_code: true }), "{:?}", u.units[0].version);
         assert!(u.update_stack);
-        assert_eq!(u.live.unwrap().arn, format!("{FN}:2"));
+        assert_eq!(u.units[0].live.as_ref().unwrap().arn, format!("{FN}:2"));
     }
 
     #[test]
     fn unchanged_code_touches_nothing_unless_stack_inputs_are_given() {
         let mut found = released(OLD);
-        found.object = Some(object());
+        found.functions[0].object = Some(object());
         let u = update(&settings(&[]), found);
-        assert!(matches!(&u.object, ObjectStep::Keep(Some(a)) if a.version_id == "o1"), "{:?}", u.object);
-        assert!(matches!(&u.version, VersionStep::Existing(v) if v.arn == format!("{FN}:2")), "{:?}", u.version);
+        assert!(
+            matches!(&u.units[0].object, ObjectStep::Keep(Some(a)) if a.version_id == "o1"),
+            "{:?}",
+            u.units[0].object
+        );
+        assert!(
+            matches!(&u.units[0].version, VersionStep::Existing(v) if v.arn == format!("{FN}:2")),
+            "{:?}",
+            u.units[0].version
+        );
         assert!(!u.update_stack);
 
         for given in [("INPUT_PARAMETERS", "OriginDomainName=example.org"), ("INPUT_TAGS", "team=web")] {
             let mut found = released(OLD);
-            found.object = Some(object());
+            found.functions[0].object = Some(object());
             found.summary.as_mut().unwrap().parameters.push(("OriginDomainName".into(), Some("example.com".into())));
             let u = update(&settings(&[given]), found);
-            assert!(matches!(u.object, ObjectStep::Reuse(_)), "{given:?}: {:?}", u.object);
-            assert!(matches!(u.version, VersionStep::Existing(_)), "{given:?}");
+            assert!(matches!(u.units[0].object, ObjectStep::Reuse(_)), "{given:?}: {:?}", u.units[0].object);
+            assert!(matches!(u.units[0].version, VersionStep::Existing(_)), "{given:?}");
             assert!(u.update_stack, "{given:?}");
         }
 
         let Ok(Plan::DryRun(d)) = plan(&settings(&[("INPUT_DRY-RUN", "true")]), released(OLD)) else { panic!() };
-        assert!(!d.changes && d.version.unwrap().arn.ends_with(":2"));
+        assert!(!d.changes && d.functions[0].version.clone().unwrap().arn.ends_with(":2"));
     }
 
     #[test]
@@ -680,7 +851,7 @@ mod tests {
         let template = [("INPUT_TEMPLATE", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/template.yaml"))];
         let after_launch = |other: &[&str]| {
             let mut found = released(OLD);
-            found.object = Some(object());
+            found.functions[0].object = Some(object());
             found.stack.as_mut().unwrap().parameters.push(("FirstLaunch".into(), "true".into()));
             found.other_changes = other.iter().map(|c| c.to_string()).collect();
             found
@@ -696,7 +867,7 @@ mod tests {
         assert!(u.update_stack && !u.bookkeeping, "no flip: CloudFormation answers No updates");
         // New code after a first launch is a release, flip or not.
         let mut found = after_launch(&[]);
-        found.package = Some(Package::stub(NEW, 100));
+        found.functions[0].package = Some(Package::stub(NEW, 100));
         let u = update(&settings(&template), found);
         assert!(!u.bookkeeping);
 
@@ -710,35 +881,35 @@ mod tests {
     #[test]
     fn a_run_stopped_after_publishing_reuses_that_version() {
         let mut found = released(NEW);
-        found.function = Some(latest(NEW));
-        found.versions.push(version(3, NEW));
-        found.object = Some(object());
+        found.functions[0].function = Some(latest(NEW));
+        found.functions[0].versions.push(version(3, NEW));
+        found.functions[0].object = Some(object());
         let u = update(&settings(&[]), found);
-        assert!(matches!(u.object, ObjectStep::Reuse(_)));
-        assert!(matches!(&u.version, VersionStep::Reuse(v) if v.version == "3"), "{:?}", u.version);
+        assert!(matches!(u.units[0].object, ObjectStep::Reuse(_)));
+        assert!(matches!(&u.units[0].version, VersionStep::Reuse(v) if v.version == "3"), "{:?}", u.units[0].version);
         assert!(u.update_stack);
 
         // $LATEST holds the code, but no version was published from it yet: publish without updating.
         let mut found = released(NEW);
-        found.function = Some(latest(NEW));
+        found.functions[0].function = Some(latest(NEW));
         let u = update(&settings(&[]), found);
-        assert!(matches!(u.version, VersionStep::Publish { update_code: false }), "{:?}", u.version);
+        assert!(matches!(u.units[0].version, VersionStep::Publish { update_code: false }), "{:?}", u.units[0].version);
 
         // A version Lambda failed to create is never reused.
         let mut found = released(NEW);
-        found.function = Some(latest(NEW));
-        found.versions.push(FunctionInfo { failed: true, ..version(3, NEW) });
+        found.functions[0].function = Some(latest(NEW));
+        found.functions[0].versions.push(FunctionInfo { failed: true, ..version(3, NEW) });
         let u = update(&settings(&[]), found);
-        assert!(matches!(u.version, VersionStep::Publish { .. }), "{:?}", u.version);
+        assert!(matches!(u.units[0].version, VersionStep::Publish { .. }), "{:?}", u.units[0].version);
     }
 
     #[test]
     fn force_publishes_the_same_code_again() {
         let mut found = released(OLD);
-        found.object = Some(object());
+        found.functions[0].object = Some(object());
         let u = update(&settings(&[("INPUT_FORCE", "true")]), found);
-        assert!(matches!(u.object, ObjectStep::Upload(_)));
-        assert!(matches!(u.version, VersionStep::Publish { update_code: true }));
+        assert!(matches!(u.units[0].object, ObjectStep::Upload(_)));
+        assert!(matches!(u.units[0].version, VersionStep::Publish { update_code: true }));
         assert!(u.update_stack);
     }
 
@@ -748,7 +919,7 @@ mod tests {
         found.stack.as_mut().unwrap().parameters[0].1 = "other".into();
         assert!(refused(&settings(&[]), found).contains("runs function other"));
         let mut found = released(NEW);
-        found.function = None;
+        found.functions[0].function = None;
         assert!(refused(&settings(&[]), found).contains("function edge does not exist, but stack site does"));
     }
 
@@ -774,18 +945,22 @@ mod tests {
     }
 
     fn rolled(to: &str, found: Found) -> Update {
-        update(&rollback_settings(to), Found { package: None, ..found })
+        update(&rollback_settings(to), without_package(found))
     }
 
     #[test]
     fn rollback_to_resolves_previous_numbers_and_arns() {
         let u = rolled("previous", released(NEW));
-        assert!(matches!(&u.version, VersionStep::Existing(v) if v.version == "1"), "{:?}", u.version);
-        assert!(matches!(u.object, ObjectStep::Keep(None)));
+        assert!(
+            matches!(&u.units[0].version, VersionStep::Existing(v) if v.version == "1"),
+            "{:?}",
+            u.units[0].version
+        );
+        assert!(matches!(u.units[0].object, ObjectStep::Keep(None)));
         assert!(matches!(u.template, Template::Previous));
         assert!(u.update_stack);
         let u = rolled(&format!("{FN}:1"), released(NEW));
-        assert!(matches!(&u.version, VersionStep::Existing(v) if v.version == "1"));
+        assert!(matches!(&u.units[0].version, VersionStep::Existing(v) if v.version == "1"));
         // The version already live: nothing to update, but the rest is still verified.
         let u = rolled("2", released(NEW));
         assert!(!u.update_stack);
@@ -794,48 +969,46 @@ mod tests {
     #[test]
     fn rollback_to_refuses_what_it_cannot_do() {
         let s = rollback_settings("7");
-        assert!(
-            refused(&s, Found { package: None, ..released(NEW) }).contains(&format!("version {FN}:7 does not exist"))
-        );
+        assert!(refused(&s, without_package(released(NEW))).contains(&format!("version {FN}:7 does not exist")));
         let s = rollback_settings("arn:aws:lambda:us-east-1:123456789012:function:other:1");
-        assert!(refused(&s, Found { package: None, ..released(NEW) }).contains("is not a version of"));
+        assert!(refused(&s, without_package(released(NEW))).contains("is not a version of"));
         let mut first = released(NEW);
         first.distribution = Some(distribution(1));
-        assert!(refused(&rollback_settings("previous"), Found { package: None, ..first })
+        assert!(refused(&rollback_settings("previous"), without_package(first))
             .contains("is the first one published: there is no previous version"));
         let mut unknown = released(NEW);
         unknown.distribution = None;
         unknown.stack.as_mut().unwrap().parameters.retain(|(k, _)| k != "LambdaVersion");
-        assert!(refused(&rollback_settings("previous"), Found { package: None, ..unknown })
-            .contains("cannot tell which version"));
-        let none = Found { stack: None, package: None, ..released(NEW) };
+        assert!(refused(&rollback_settings("previous"), without_package(unknown)).contains("cannot tell which version"));
+        let none = Found { stack: None, ..without_package(released(NEW)) };
         assert!(refused(&rollback_settings("previous"), none).contains("there is nothing to roll back"));
         let Ok(Plan::DryRun(d)) = plan(
             &settings(&[("INPUT_ROLLBACK-TO", "1"), ("INPUT_SOURCE", ""), ("INPUT_DRY-RUN", "true")]),
-            Found { package: None, ..released(NEW) },
+            without_package(released(NEW)),
         ) else {
             panic!()
         };
-        assert!(d.changes && d.version.unwrap().version == "1");
+        assert!(d.changes && d.functions[0].version.clone().unwrap().version == "1");
     }
 
     #[test]
     fn the_deployer_releases_its_object_into_an_existing_stack() {
         let s = Settings { mode: Mode::Object, ..settings(&[]) };
-        let found = Found { package: None, upload: Some(object()), ..released(NEW) };
+        let found = uploaded(released(NEW));
         let u = update(&s, found);
-        assert!(matches!(&u.object, ObjectStep::Uploaded(a) if a.version_id == "o1"));
-        assert!(matches!(u.version, VersionStep::Publish { update_code: true }));
-        let found = Found { package: None, upload: Some(object()), stack: None, ..released(NEW) };
+        assert!(matches!(&u.units[0].object, ObjectStep::Uploaded(a) if a.version_id == "o1"));
+        assert!(matches!(u.units[0].version, VersionStep::Publish { update_code: true }));
+        let found = Found { stack: None, ..uploaded(released(NEW)) };
         assert!(refused(&s, found).contains("the deployer releases into an existing stack"));
-        let found = Found { package: None, upload: Some(object()), function: None, ..released(NEW) };
+        let mut found = uploaded(released(NEW));
+        found.functions[0].function = None;
         assert!(refused(&s, found).contains("The zip's key names the function"));
     }
 
     #[test]
     fn a_large_viewer_function_is_warned_about() {
         let mut found = released(NEW);
-        found.package = Some(Package::stub(NEW, 2 * 1024 * 1024));
+        found.functions[0].package = Some(Package::stub(NEW, 2 * 1024 * 1024));
         found.distribution.as_mut().unwrap().1.associations[0].event_type = "viewer-request".into();
         let u = update(&settings(&[]), found);
         assert!(u.warnings.iter().any(|w| w.contains("serves a viewer event")), "{:?}", u.warnings);

@@ -11,21 +11,19 @@ use crate::function::{self, FunctionInfo};
 use crate::log;
 use crate::package::{self, Package};
 use crate::poll::Poll;
-use crate::settings::{Mode, Settings, TemplateSource};
+use crate::settings::{EdgeFunction, Mode, Settings, TemplateSource};
 use crate::stack::{self, StackInfo};
 use crate::template::{self, Template, TemplateInfo};
+use futures_util::future::join_all;
 
 pub const DISTRIBUTION_TYPE: &str = "AWS::CloudFront::Distribution";
+pub const VERSION_TYPE: &str = "AWS::Lambda::Version";
 
 /// What the run learned before writing anything.
 #[derive(Default)]
 pub struct Found {
-    /// The packaged code (release mode).
-    pub package: Option<Package>,
     /// The stack, once no operation is in progress on it.
     pub stack: Option<StackInfo>,
-    /// The function's `$LATEST`.
-    pub function: Option<FunctionInfo>,
     /// The template as given, or the stack's own.
     pub template: Template,
     /// What that template declares; None when it could not be read (a problem says why) or is not
@@ -33,17 +31,31 @@ pub struct Found {
     pub summary: Option<TemplateInfo>,
     /// The distribution to wait for: `distribution-id`, or the stack's own.
     pub distribution: Option<(String, DistributionInfo)>,
+    /// What the release changes besides the versions: the template, parameters and tags given that
+    /// differ from the stack's (read for a release into an existing stack).
+    pub other_changes: Vec<String>,
+    /// While the stack's first-launch parameter is still "true": the versions its first launch
+    /// published (its `AWS::Lambda::Version` resources), each of which the first update must set.
+    pub launched_versions: Vec<String>,
+    /// Each function of the settings, in their order.
+    pub functions: Vec<FunctionFound>,
+    /// Problems that stop the run before any write, found while looking.
+    pub problems: Vec<Error>,
+}
+
+/// What the run learned of one function.
+#[derive(Debug, Default)]
+pub struct FunctionFound {
+    /// The packaged code (release mode).
+    pub package: Option<Package>,
+    /// The function's `$LATEST`.
+    pub function: Option<FunctionInfo>,
     /// Every published version of the function, with its code hash and state.
     pub versions: Vec<FunctionInfo>,
-    /// An object version under the artifact key that holds exactly the packaged code.
+    /// An object version under the function's artifact key that holds exactly the packaged code.
     pub object: Option<Artifact>,
     /// The deployer's uploaded object version.
     pub upload: Option<Artifact>,
-    /// What the release changes besides the version: the template, parameters and tags given that
-    /// differ from the stack's (read for a release into an existing stack).
-    pub other_changes: Vec<String>,
-    /// Problems that stop the run before any write, found while looking.
-    pub problems: Vec<Error>,
 }
 
 impl Found {
@@ -67,8 +79,9 @@ impl Found {
     }
 }
 
-/// Packaging and the look-ups, in two rounds: what needs nothing (the package, the stack, the
-/// function, the bucket, the template), then what needs the first round's answers.
+/// Packaging and the look-ups, in two rounds: what needs nothing (the packages, the stack, the
+/// functions, the bucket, the template), then what needs the first round's answers. Every function's
+/// look-ups run side by side.
 pub async fn look_up(
     settings: &Settings,
     clients: &Clients,
@@ -76,18 +89,21 @@ pub async fn look_up(
     stop: &package::Stop,
     upload: Option<Artifact>,
 ) -> Result<Found> {
-    let source = settings.source().map(|p| p.to_path_buf());
-    let stop = stop.clone();
-    let packaging = tokio::task::spawn_blocking(move || source.map(|src| package::package(&src, &stop)).transpose());
-    let owner = settings.expected_bucket_owner.as_deref();
-    let (package, stack, function, bucket, template) = tokio::join!(
-        async {
-            packaging.await.map_err(|e| {
+    let packaging = settings.functions.iter().map(|f| {
+        let (source, stop) = (f.source.clone(), stop.clone());
+        async move {
+            let packaged =
+                tokio::task::spawn_blocking(move || source.map(|src| package::package(&src, &stop)).transpose());
+            packaged.await.map_err(|e| {
                 Error::failed(format!("packaging stopped: {e}"), "Run again; report a bug if it repeats.")
             })?
-        },
+        }
+    });
+    let owner = settings.expected_bucket_owner.as_deref();
+    let (packages, stack, functions, bucket, template) = tokio::join!(
+        join_all(packaging),
         stack::describe(&clients.cloudformation, &settings.stack_name),
-        function::get(&clients.lambda, &settings.function_name),
+        join_all(settings.functions.iter().map(|f| function::get(&clients.lambda, &f.name))),
         async {
             match settings.mode {
                 Mode::Rollback(_) => Ok(()),
@@ -96,11 +112,19 @@ pub async fn look_up(
         },
         load_template(settings),
     );
-    let mut found = Found { upload, ..Found::default() };
-    found.package = found.take(package)?.flatten();
+    let mut found = Found::default();
+    for (package, function) in packages.into_iter().zip(functions) {
+        let package = found.take(package)?.flatten();
+        if let Some(p) = &package {
+            log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
+        }
+        found.functions.push(FunctionFound { package, function: function?, ..FunctionFound::default() });
+    }
+    if let (Some(upload), [only]) = (upload, found.functions.as_mut_slice()) {
+        only.upload = Some(upload);
+    }
     let bucket_ok = found.take(bucket)?.is_some();
     found.template = found.take(template)?.unwrap_or(Template::Previous);
-    found.function = function?;
     found.stack = match stack? {
         Some(st) if st.status.is_in_progress() => {
             log::warn(&format!(
@@ -111,9 +135,6 @@ pub async fn look_up(
         }
         other => other,
     };
-    if let Some(p) = &found.package {
-        log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
-    }
 
     // A stack that cannot be updated explains everything else that looks wrong (its function may
     // have rolled back with it): the plan says so alone, and nothing more is looked up for it.
@@ -122,14 +143,17 @@ pub async fn look_up(
         return Ok(found);
     }
     let stack_id = found.stack.as_ref().filter(|st| !recreating(settings, st)).map(|st| st.id.clone());
-    let sha = found.package.as_ref().map(|p| p.code_sha256.clone());
     // Without a template, a stack to be created has none to read: the plan says so.
     let summarized = match (&found.template, &found.stack) {
         (Template::Previous, None) => false,
         (Template::Previous, Some(st)) => !recreating(settings, st),
         _ => true,
     };
-    let (summary, rules, distribution, versions, object, other_changes) = tokio::join!(
+    let first_launched = found
+        .stack
+        .as_ref()
+        .filter(|st| !recreating(settings, st) && st.parameter(&settings.first_launch_parameter) == Some("true"));
+    let (summary, per_function, distribution, other_changes, launched) = tokio::join!(
         async {
             match summarized {
                 true => {
@@ -138,50 +162,89 @@ pub async fn look_up(
                 false => Ok(None),
             }
         },
-        async {
-            match &found.function {
-                Some(f) => function::check_edge_rules(&clients.lambda, &clients.iam, f, &settings.function_name).await,
-                None => Ok(Vec::new()),
-            }
-        },
+        join_all(
+            settings
+                .functions
+                .iter()
+                .zip(&found.functions)
+                .map(|(f, ff)| look_up_function(settings, clients, f, ff, bucket_ok))
+        ),
         find_distribution(settings, clients, stack_id.as_deref()),
         async {
-            match &found.function {
-                Some(_) => function::versions(&clients.lambda, &settings.function_name).await,
-                None => Ok(Vec::new()),
-            }
-        },
-        async {
-            match (&sha, bucket_ok) {
-                (Some(sha), true) => {
-                    artifact::find_zip(&clients.s3, &settings.artifact_bucket, owner, &settings.artifact_key(), sha)
-                        .await
-                }
-                _ => Ok(None),
-            }
-        },
-        async {
-            match (&found.stack, matches!(settings.mode, Mode::Release { .. })) {
+            match (&found.stack, matches!(settings.mode, Mode::Release)) {
                 (Some(st), true) if !recreating(settings, st) => {
                     other_changes(settings, clients, &found.template, st).await
                 }
                 _ => Ok(Vec::new()),
             }
         },
+        async {
+            match first_launched {
+                Some(st) => stack::resources_of_type(&clients.cloudformation, &st.id, VERSION_TYPE)
+                    .await
+                    .map(|r| r.into_iter().map(|(_, physical)| physical).collect()),
+                None => Ok(Vec::new()),
+            }
+        },
     );
     found.summary = found.take(summary)?.flatten();
-    for problem in rules? {
-        found.push(problem);
+    for (ff, (rules, versions, object)) in found.functions.iter_mut().zip(per_function) {
+        for problem in rules? {
+            found.problems.push(problem);
+        }
+        ff.versions = versions?;
+        ff.object = object?;
     }
     found.distribution = found.take(distribution)?.flatten();
-    found.versions = versions?;
-    found.object = object?;
     found.other_changes = found.take(other_changes)?.unwrap_or_default();
+    found.launched_versions = launched?;
     Ok(found)
 }
 
+/// One function's second round: Lambda@Edge's rules, its versions, and an object version that holds
+/// its packaged code.
+async fn look_up_function(
+    settings: &Settings,
+    clients: &Clients,
+    f: &EdgeFunction,
+    found: &FunctionFound,
+    bucket_ok: bool,
+) -> (Result<Vec<Error>>, Result<Vec<FunctionInfo>>, Result<Option<Artifact>>) {
+    let owner = settings.expected_bucket_owner.as_deref();
+    let sha = found.package.as_ref().map(|p| p.code_sha256.clone());
+    tokio::join!(
+        async {
+            match &found.function {
+                Some(info) => function::check_edge_rules(&clients.lambda, &clients.iam, info, &f.name).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match &found.function {
+                Some(_) => function::versions(&clients.lambda, &f.name).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match (&sha, bucket_ok) {
+                (Some(sha), true) => {
+                    artifact::find_zip(
+                        &clients.s3,
+                        &settings.artifact_bucket,
+                        owner,
+                        &settings.artifact_key(&f.name),
+                        sha,
+                    )
+                    .await
+                }
+                _ => Ok(None),
+            }
+        },
+    )
+}
+
 fn recreating(settings: &Settings, st: &StackInfo) -> bool {
-    settings.recreate_failed_stack && st.status.is_failed_launch() && matches!(settings.mode, Mode::Release { .. })
+    settings.recreate_failed_stack && st.status.is_failed_launch() && matches!(settings.mode, Mode::Release)
 }
 
 /// The template as given: inline when small, else to be uploaded to the artifact bucket once preflight

@@ -30,6 +30,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("first-launch", "`true` when this run created the stack."),
     out("invalidation-id", "ID of the CloudFront invalidation, empty if none."),
     out("check-result", "What the check at the edge found: `passed`, `failed`, `rolled-back` or `skipped`."),
+    out("functions", "JSON array, one object per function released (`function-name`, `version-arn`, `version`, `code-sha256`, `s3-key`, `s3-version-id`, `changed`); with `functions`, the single-function outputs above are empty."),
 ];
 
 const fn out(name: &'static str, description: &'static str) -> OutputSpec {
@@ -53,9 +54,27 @@ pub struct Outputs {
     pub first_launch: bool,
     pub invalidation_id: String,
     pub check_result: CheckResult,
+    /// Each function's own outputs, in the settings' order.
+    pub functions: Vec<FunctionOutputs>,
     /// What the check saw, for the log and the summary.
     #[serde(skip)]
     pub check_detail: String,
+    /// A release of several functions (`functions`): the single-function outputs stay empty.
+    #[serde(skip)]
+    pub several: bool,
+}
+
+/// One function's outputs.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct FunctionOutputs {
+    pub function_name: String,
+    pub version_arn: String,
+    pub version: String,
+    pub code_sha256: String,
+    pub s3_key: String,
+    pub s3_version_id: String,
+    pub changed: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -80,6 +99,29 @@ impl CheckResult {
 }
 
 impl Outputs {
+    /// The outputs of a run of these functions, each known by name.
+    pub fn of(functions: &[crate::settings::EdgeFunction], several: bool) -> Outputs {
+        Outputs {
+            functions: functions
+                .iter()
+                .map(|f| FunctionOutputs { function_name: f.name.clone(), ..Default::default() })
+                .collect(),
+            several,
+            ..Default::default()
+        }
+    }
+
+    /// A release of one function (not `functions`) has the single-function outputs of its entry.
+    pub fn mirror(&mut self) {
+        if let (false, [f]) = (self.several, self.functions.as_slice()) {
+            self.version_arn = f.version_arn.clone();
+            self.version = f.version.clone();
+            self.code_sha256 = f.code_sha256.clone();
+            self.s3_key = f.s3_key.clone();
+            self.s3_version_id = f.s3_version_id.clone();
+        }
+    }
+
     /// Name and value of each output, in the order of [`OUTPUTS`], as the strings GitHub sees.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         // Strings and booleans always serialize; Null would only show as empty outputs.
@@ -181,6 +223,21 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
     if let Some(o) = outputs {
         let region = "us-east-1";
         let fn_name = function;
+        if o.several {
+            s.push_str("| Function | Version | Code SHA-256 | S3 object | Changed |\n|---|---|---|---|---|\n");
+            for f in &o.functions {
+                let name = &f.function_name;
+                s.push_str(&format!(
+                    "| [`{name}`](https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{name}) | {} | `{}` | `{}` (version `{}`) | {} |\n",
+                    if f.version.is_empty() { "none".into() } else { format!("`{}`", f.version) },
+                    f.code_sha256,
+                    f.s3_key,
+                    f.s3_version_id,
+                    f.changed
+                ));
+            }
+            s.push('\n');
+        }
         let rows = [
             ("Function", format!("[`{fn_name}`](https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{fn_name})")),
             ("Version", if o.version.is_empty() { "none".into() } else { format!("`{}`", o.version) }),
@@ -196,7 +253,9 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
             }),
         ];
         s.push_str("| | |\n|---|---|\n");
-        for (k, v) in rows {
+        // With `functions` each function has its row above; the single-function rows would be empty.
+        let per_function = ["Function", "Version", "Code SHA-256", "S3 object"];
+        for (k, v) in rows.into_iter().filter(|(k, _)| !(o.several && per_function.contains(k))) {
             s.push_str(&format!("| {k} | {v} |\n"));
         }
         s.push('\n');
@@ -288,5 +347,30 @@ mod tests {
         let e = Error::failed("the distribution does not associate v3", "re-run");
         let s = summary("edge", None, &t, Some(&e));
         assert!(s.contains("failed") && s.contains("does not associate v3") && s.contains("re-run"), "{s}");
+    }
+
+    #[test]
+    fn several_functions_have_a_row_each_and_a_json_array() {
+        let function = |name: &str, version: &str, changed: bool| FunctionOutputs {
+            function_name: name.into(),
+            version: version.into(),
+            changed,
+            ..Default::default()
+        };
+        let o = Outputs {
+            functions: vec![function("viewer", "4", true), function("origin", "2", false)],
+            several: true,
+            ..Default::default()
+        };
+        let s = summary("viewer, origin", Some(&o), &Timings::default(), None);
+        assert!(s.contains("functions/viewer) | `4` |") && s.contains("| true |"), "{s}");
+        assert!(s.contains("functions/origin) | `2` |") && s.contains("| false |"), "{s}");
+        assert!(!s.contains("\n| Version |"), "no empty single-function rows: {s}");
+        let pairs = o.pairs();
+        let (_, functions) = pairs.iter().find(|(k, _)| *k == "functions").unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(functions).unwrap();
+        assert_eq!(parsed[1]["function-name"], "origin");
+        assert_eq!(parsed[0]["changed"], true);
+        assert_eq!(pairs.iter().find(|(k, _)| *k == "version").unwrap().1, "");
     }
 }

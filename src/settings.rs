@@ -31,10 +31,24 @@ pub enum RollbackTarget {
     Arn(String),
 }
 
+/// One edge function of a release: the template parameter that takes its version ARN, its name,
+/// and its code (none in a rollback, or for the deployer, whose code is an uploaded object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeFunction {
+    pub parameter: String,
+    pub name: String,
+    pub source: Option<PathBuf>,
+}
+
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub function_name: String,
+    /// The functions released together: one (`function-name`, `source`, `version-parameter`), or
+    /// each line of `functions`.
+    pub functions: Vec<EdgeFunction>,
+    /// Whether they came from `functions`: the outputs then list them, and the single-function
+    /// outputs stay empty.
+    pub several: bool,
     pub stack_name: String,
     pub artifact_bucket: String,
     /// What the run releases: packaged code, an already published version, or an uploaded object.
@@ -43,7 +57,6 @@ pub struct Settings {
     pub template: Option<TemplateSource>,
     pub parameters: Vec<(String, String)>,
     pub first_launch_parameter: String,
-    pub version_parameter: String,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub distribution_id: Option<String>,
@@ -63,8 +76,9 @@ pub struct Settings {
 /// What a run releases, decided by the inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    /// Package `source` (a directory or a zip) and release it; the first launch when there is no stack.
-    Release { source: PathBuf },
+    /// Package each function's source (a directory or a zip) and release it; the first launch when
+    /// there is no stack.
+    Release,
     /// `rollback-to`: re-point the stack at a version already published; nothing is packaged.
     Rollback(RollbackTarget),
     /// The S3-triggered deployer: the code is the object version an upload event names.
@@ -72,15 +86,21 @@ pub enum Mode {
 }
 
 impl Settings {
-    /// The S3 key of the code zip.
-    pub fn artifact_key(&self) -> String {
-        format!("{}{}.zip", self.artifact_prefix, self.function_name)
+    /// The S3 key of a function's code zip.
+    pub fn artifact_key(&self, function: &str) -> String {
+        format!("{}{function}.zip", self.artifact_prefix)
     }
 
-    /// The directory or zip to package, in release mode.
-    pub fn source(&self) -> Option<&Path> {
-        match &self.mode {
-            Mode::Release { source } => Some(source),
+    /// The functions' names, for titles and messages.
+    pub fn names(&self) -> String {
+        self.functions.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The function released alone (not with `functions`): the deployer's and the single-function
+    /// paths that have one by construction.
+    pub fn only(&self) -> Option<&EdgeFunction> {
+        match self.functions.as_slice() {
+            [one] => Some(one),
             _ => None,
         }
     }
@@ -121,7 +141,11 @@ pub fn validate_object(raw: RawInputs) -> Result<Settings> {
 fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     let mut p = Problems::default();
 
-    let function_name = p.required("function-name", raw.function_name, valid_function_name);
+    let several = raw.functions.is_some();
+    let function_name = match several {
+        true => None,
+        false => p.required("function-name", raw.function_name.clone(), valid_function_name),
+    };
     let stack_name = p.required("stack-name", raw.stack_name, valid_stack_name);
     let artifact_bucket = p.required("artifact-bucket", raw.artifact_bucket, valid_bucket_name);
     let rollback = raw.rollback_to.is_some();
@@ -149,22 +173,27 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         }
     };
     let given_source = raw.source.is_some();
-    let mode = match (raw.source, rollback_to) {
-        (_, Some(target)) => Mode::Rollback(target),
-        (_, None) if from_object => Mode::Object,
-        (None, None) => {
-            if !rollback {
-                p.push("source", "is required and was not set");
-            }
-            Mode::Object
-        }
-        (Some(source), None) => {
+    if several && matches!(rollback_to, Some(RollbackTarget::Number(_) | RollbackTarget::Arn(_))) {
+        p.push("rollback-to", "with `functions` takes `previous` (each function back to the version before its live one): a number or an ARN names a version of one function");
+    }
+    let mode = match rollback_to {
+        Some(target) => Mode::Rollback(target),
+        None if from_object => Mode::Object,
+        None => Mode::Release,
+    };
+    let source = match (&mode, raw.source) {
+        (Mode::Release, Some(source)) if !several => {
             let path = PathBuf::from(source);
             if let Err(problem) = valid_source(&path) {
                 p.push("source", problem);
             }
-            Mode::Release { source: path }
+            Some(path)
         }
+        (Mode::Release, None) if !several => {
+            p.push("source", "is required and was not set");
+            None
+        }
+        _ => None,
     };
     // A rollback re-points the stack at a version already published: what would package code or
     // change the stack's template means nothing there, and is refused rather than ignored.
@@ -218,18 +247,42 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     });
 
     let first_launch_parameter = p.name_of("first-launch-parameter", raw.first_launch_parameter);
-    let version_parameter = p.name_of("version-parameter", raw.version_parameter);
-    if first_launch_parameter == version_parameter {
-        p.push("version-parameter", "must differ from `first-launch-parameter`");
+    let functions = match raw.functions {
+        Some(text) => {
+            for (input, given) in [
+                ("function-name", raw.function_name.is_some()),
+                ("source", given_source),
+                ("version-parameter", raw.version_parameter.is_some()),
+            ] {
+                if given {
+                    p.push(input, "cannot be given with `functions`, whose lines name each function, its source and its version parameter; remove it");
+                }
+            }
+            functions_of(&mut p, &text, &mode)
+        }
+        None => {
+            let parameter = p.name_of("version-parameter", raw.version_parameter);
+            vec![EdgeFunction { parameter, name: function_name.unwrap_or_default(), source }]
+        }
+    };
+    let (own_input, own_what) = match several {
+        true => ("functions", "a version parameter of `functions`"),
+        false => ("version-parameter", "the `version-parameter`"),
+    };
+    if functions.iter().any(|f| f.parameter == first_launch_parameter) {
+        p.push(own_input, "a version parameter must differ from `first-launch-parameter`");
     }
-    // The tool decides these two from what it released; a value in `parameters` would point the
-    // stack at a version other than the one published, behind the release's back.
-    for (own, input) in [(&version_parameter, "version-parameter"), (&first_launch_parameter, "first-launch-parameter")]
+    // The tool decides these from what it released; a value in `parameters` would point the stack
+    // at a version other than the one published, behind the release's back.
+    for (own, what) in functions
+        .iter()
+        .map(|f| (&f.parameter, own_what))
+        .chain([(&first_launch_parameter, "the `first-launch-parameter`")])
     {
         if parameters.iter().any(|(k, _)| k == own) {
             p.push(
                 "parameters",
-                format!("sets {own}, which the tool sets itself (the `{input}`); remove it, or use `rollback-to` to run a chosen version"),
+                format!("sets {own}, which the tool sets itself ({what}); remove it, or use `rollback-to` to run a chosen version"),
             );
         }
     }
@@ -308,7 +361,8 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
 
     p.finish()?;
     Ok(Settings {
-        function_name: function_name.unwrap_or_default(),
+        functions,
+        several,
         stack_name: stack_name.unwrap_or_default(),
         artifact_bucket: artifact_bucket.unwrap_or_default(),
         mode,
@@ -316,7 +370,6 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         template,
         parameters,
         first_launch_parameter,
-        version_parameter,
         capabilities,
         tags,
         distribution_id,
@@ -332,6 +385,63 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         check,
         rollback_on_failure,
     })
+}
+
+/// The lines of `functions`: `VersionParameter=function-name:source` (the source left out in a
+/// rollback, which packages nothing).
+fn functions_of(p: &mut Problems, text: &str, mode: &Mode) -> Vec<EdgeFunction> {
+    let mut out: Vec<EdgeFunction> = Vec::new();
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        p.push("functions", "is empty: give one line per function, `VersionParameter=function-name:source`");
+    }
+    for line in lines {
+        let Some((parameter, rest)) = line.split_once('=') else {
+            p.push("functions", format!("`{line}` is not `VersionParameter=function-name:source`"));
+            continue;
+        };
+        let (parameter, rest) = (parameter.trim(), rest.trim());
+        let (name, source) = match rest.split_once(':') {
+            Some((name, source)) => (name.trim(), Some(source.trim())),
+            None => (rest, None),
+        };
+        if let Err(e) = valid_parameter_key(parameter) {
+            p.push("functions", format!("`{parameter}` in `{line}`: expected {e}"));
+            continue;
+        }
+        if let Err(e) = valid_function_name(name) {
+            p.push("functions", format!("in `{line}`: {e}"));
+            continue;
+        }
+        let source = match (mode, source) {
+            (Mode::Release, Some(s)) if !s.is_empty() => {
+                let path = PathBuf::from(s);
+                if let Err(problem) = valid_source(&path) {
+                    p.push("functions", format!("{name}: {problem}"));
+                }
+                Some(path)
+            }
+            (Mode::Release, _) => {
+                p.push("functions", format!("`{line}` names no source: write `{parameter}={name}:<directory or zip>`"));
+                None
+            }
+            (Mode::Rollback(_), Some(_)) => {
+                p.push("functions", format!("`{line}`: a source means nothing with `rollback-to`, which packages nothing; write `{parameter}={name}`"));
+                None
+            }
+            _ => None,
+        };
+        if out.iter().any(|f| f.parameter == parameter) {
+            p.push("functions", format!("parameter {parameter} is named twice: each function takes its own"));
+            continue;
+        }
+        if out.iter().any(|f| f.name == name) {
+            p.push("functions", format!("function {name} is named twice"));
+            continue;
+        }
+        out.push(EdgeFunction { parameter: parameter.to_owned(), name: name.to_owned(), source });
+    }
+    out
 }
 
 pub fn valid_function_name(name: &str) -> Result<(), String> {
@@ -444,9 +554,9 @@ mod tests {
             ("INPUT_ARTIFACT-PREFIX", "releases/"),
         ])
         .unwrap();
-        assert_eq!(s.function_name, "edge");
+        assert_eq!(s.names(), "edge");
         assert_eq!(s.stack_name, "site");
-        assert_eq!(s.artifact_key(), "releases/edge.zip");
+        assert_eq!(s.artifact_key("edge"), "releases/edge.zip");
     }
 
     #[test]
@@ -459,7 +569,7 @@ mod tests {
         assert!(!s.force && !s.dry_run);
         assert_eq!(s.timeout, Duration::from_secs(90 * 60));
         assert_eq!(s.first_launch_parameter, "FirstLaunch");
-        assert_eq!(s.version_parameter, "LambdaVersion");
+        assert_eq!(s.functions[0].parameter, "LambdaVersion");
         assert_eq!(s.capabilities, vec!["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]);
         assert_eq!(s.template, None);
     }
@@ -512,7 +622,7 @@ mod tests {
             vars.push(("INPUT_ROLLBACK-TO", given));
             let s = settings(&vars).unwrap();
             assert_eq!(s.mode, Mode::Rollback(want));
-            assert_eq!(s.source(), None);
+            assert_eq!(s.functions[0].source, None);
         }
         for bad in ["0", "latest", "arn:aws:lambda:us-east-1:123456789012:function:edge:$LATEST"] {
             let mut vars = base.to_vec();
@@ -640,7 +750,7 @@ mod tests {
             ("INPUT_ARTIFACT-BUCKET".into(), "artifacts".into()),
             ("INPUT_SOURCE".into(), path.clone().into_os_string()),
         ];
-        assert_eq!(validate(read(vars).unwrap().0).unwrap().source(), Some(path.as_path()));
+        assert_eq!(validate(read(vars).unwrap().0).unwrap().functions[0].source.as_deref(), Some(path.as_path()));
     }
 
     #[test]

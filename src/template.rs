@@ -115,19 +115,20 @@ pub fn same_template(a: &str, b: &str) -> bool {
     }
 }
 
-/// The template must declare the first-launch and version parameters the tool sets.
-pub fn require_parameters(settings: &Settings, info: &TemplateInfo) -> Result<()> {
-    let missing: Vec<&str> = [settings.first_launch_parameter.as_str(), settings.version_parameter.as_str()]
-        .into_iter()
+/// The template must declare the first-launch parameter and each function's version parameter.
+pub fn require_parameters(settings: &Settings, info: &TemplateInfo, version_parameters: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = std::iter::once(settings.first_launch_parameter.as_str())
+        .chain(version_parameters.iter().copied())
         .filter(|p| !info.declares(p))
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Error::precondition(
-        format!("the template declares no parameter {}", missing.join(" or ")),
-        "Declare the first-launch and version parameters in the template (see examples/template.yaml), or name yours with `first-launch-parameter` and `version-parameter`.",
-    ))
+    let fix = match settings.several {
+        true => "Declare the first-launch parameter and each version parameter `functions` names (see examples/multi/template.yaml), or fix the names in `functions` and `first-launch-parameter`.",
+        false => "Declare the first-launch and version parameters in the template (see examples/template.yaml), or name yours with `first-launch-parameter` and `version-parameter`.",
+    };
+    Err(Error::precondition(format!("the template declares no parameter {}", missing.join(" or ")), fix))
 }
 
 /// The template's capabilities must be among `capabilities` (CAPABILITY_NAMED_IAM covers

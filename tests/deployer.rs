@@ -360,3 +360,51 @@ async fn action_inputs_that_mean_nothing_for_an_upload_fail_every_invocation() {
     assert_eq!(before, after, "nothing released");
     assert_eq!(c.object_versions(BUCKET, KEY).await, objects, "nothing uploaded");
 }
+
+// Fails if the deployer sets the template's `LambdaVersion` or every version parameter: in a stack
+// of several functions it must re-point its own function alone.
+#[tokio::test]
+async fn in_a_stack_of_several_functions_the_deployer_sets_only_its_functions_parameter() {
+    let emu = Emulator::start();
+    let c = emu.clients().await;
+    c.versioned_bucket(BUCKET).await;
+    let (viewer, origin) = (common::multi_source("viewer", "v1"), common::multi_source("origin", "o1"));
+    let release = || {
+        let mut env = emu.env();
+        env.extend(common::multi_inputs(viewer.path(), origin.path(), &[("INPUT_ARTIFACT_PREFIX", PREFIX)]));
+        common::run(&env, viewer.path())
+    };
+    assert_eq!(release().code, 0, "the first launch");
+    let key = format!("{PREFIX}{}.zip", common::ORIGIN);
+    let event_key = key.replace(' ', "+");
+    let (zip, _) = zip_of("deployed");
+    let uploaded = c.s3.put_object().bucket(BUCKET).key(&key).body(ByteStream::from(zip)).send().await.unwrap();
+    let uploaded = uploaded.version_id().unwrap().to_owned();
+
+    // Until the stack's first update names every function's version, one function alone is refused.
+    let [refused]: [Outcome; 1] = invoke(&emu, vec![s3_event(&event_key, &uploaded)], STACK, &[]).try_into().unwrap();
+    assert_eq!(refused.kind, "error", "{}", refused.body);
+    assert!(refused.body.contains("must release them all"), "{}", refused.body);
+    assert_eq!(c.stack_parameter(STACK, "FirstLaunch").await, "true", "nothing changed");
+
+    assert_eq!(release().code, 0, "the release of both that sets FirstLaunch to false");
+    let viewer_version = c.stack_parameter(STACK, "ViewerVersion").await;
+    let viewer_object = c.stack_parameter(STACK, "ViewerObjectVersion").await;
+    // That release stored the origin's own code again, the newest object: upload after it.
+    let (zip, sha) = zip_of("deployed-2");
+    let uploaded = c.s3.put_object().bucket(BUCKET).key(&key).body(ByteStream::from(zip)).send().await.unwrap();
+    let uploaded = uploaded.version_id().unwrap().to_owned();
+    let [outcome]: [Outcome; 1] = invoke(&emu, vec![s3_event(&event_key, &uploaded)], STACK, &[]).try_into().unwrap();
+    assert_eq!(outcome.kind, "response", "{}", outcome.body);
+
+    let origin_version = c.stack_parameter(STACK, "OriginVersion").await;
+    let published = c.lambda.get_function_configuration().function_name(&origin_version).send().await.unwrap();
+    assert_eq!(published.code_sha256(), Some(sha.as_str()), "the origin runs the uploaded zip");
+    assert_eq!(c.stack_parameter(STACK, "OriginObjectVersion").await, uploaded);
+    assert_eq!(c.stack_parameter(STACK, "ViewerVersion").await, viewer_version, "the viewer keeps its version");
+    assert_eq!(c.stack_parameter(STACK, "ViewerObjectVersion").await, viewer_object);
+    assert_eq!(c.stack_parameter(STACK, "LambdaVersion").await, "", "the template has no such parameter");
+    let mut associated = c.associations(&c.only_distribution_id().await).await;
+    associated.sort();
+    assert_eq!(associated, vec![("origin-request".into(), origin_version), ("viewer-request".into(), viewer_version)]);
+}

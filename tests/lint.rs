@@ -95,7 +95,10 @@ fn dockerfile_passes_hadolint() {
 
 #[test]
 fn example_templates_pass_cfn_lint() {
-    lint(&tool("cfn-lint"), &["examples/template.yaml", "examples/s3-trigger/template.yaml"]);
+    lint(
+        &tool("cfn-lint"),
+        &["examples/template.yaml", "examples/s3-trigger/template.yaml", "examples/multi/template.yaml"],
+    );
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! here act, each on one `Release` that holds what every step reads (settings, clients, polling)
 //! and what the run reports (its phases, its outputs, what it changed).
 //!
-//! `mod.rs`: the run from preflight to the plan, and the first launch; `update.rs`: the object, the
-//! version and the stack update of a release or a rollback; `verify.rs`: CloudFront, the
-//! invalidation and the check at the edge (with `rollback-on-failure`).
+//! `mod.rs`: the run from preflight to the plan, and the first launch; `update.rs`: each function's
+//! object and version, and the one stack update of a release or a rollback; `verify.rs`: CloudFront,
+//! the invalidation and the check at the edge (with `rollback-on-failure`).
 
 mod update;
 mod verify;
@@ -12,23 +12,22 @@ mod verify;
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::DateTime;
+use futures_util::future::join_all;
 
 use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
-use crate::function;
+use crate::function::{self, FunctionInfo};
 use crate::log;
 use crate::package::{Package, Stop};
 use crate::parameters::{self, Fill};
 use crate::plan::{self, DryRun, Launch, Plan};
 use crate::poll::Poll;
 use crate::preflight;
-use crate::report::Outputs;
+use crate::report::{FunctionOutputs, Outputs};
 use crate::run::{InFlight, Phases};
 use crate::settings::Settings;
 use crate::stack::{self, Operation};
-
-const VERSION_TYPE: &str = "AWS::Lambda::Version";
 
 /// One run's steps and what they read and report.
 pub struct Release<'a> {
@@ -60,12 +59,22 @@ pub async fn run(
     upload: Option<Artifact>,
     stop: &Stop,
 ) -> Result<()> {
-    out.s3_key = upload.as_ref().map(|a| a.key.clone()).unwrap_or_else(|| settings.artifact_key());
+    *out = Outputs::of(&settings.functions, settings.several);
+    for (f, o) in settings.functions.iter().zip(&mut out.functions) {
+        o.s3_key = match &upload {
+            Some(a) => a.key.clone(),
+            None => settings.artifact_key(&f.name),
+        };
+    }
+    out.mirror();
     phases.start("Preflight");
     let found = preflight::look_up(settings, clients, poll, stop, upload).await?;
-    if let Some(p) = &found.package {
-        out.code_sha256 = p.code_sha256.clone();
+    for (ff, o) in found.functions.iter().zip(&mut out.functions) {
+        if let Some(p) = &ff.package {
+            o.code_sha256 = p.code_sha256.clone();
+        }
     }
+    out.mirror();
     let plan = plan::plan(settings, found)?;
     let mut release = Release { settings, clients, poll, phases, out, done: Done::default() };
     release.execute(plan).await?;
@@ -89,12 +98,14 @@ impl Release<'_> {
         log::info(&format!("dry run: would {}", d.would));
         self.out.first_launch = d.first_launch;
         self.out.changed = d.changes;
-        if let Some(v) = &d.version {
-            self.set_version(&v.arn);
-            self.out.code_sha256 = v.code_sha256.clone();
-        }
-        if let Some(o) = d.object {
-            self.out.s3_version_id = o.version_id;
+        for (i, f) in d.functions.into_iter().enumerate() {
+            if let Some(v) = &f.version {
+                self.set_version(i, &v.arn);
+                self.function_out(i, |o| o.code_sha256 = v.code_sha256.clone());
+            }
+            if let Some(o) = f.object {
+                self.function_out(i, |out| out.s3_version_id = o.version_id);
+            }
         }
     }
 
@@ -104,30 +115,43 @@ impl Release<'_> {
         self.out.changed = d.launched || d.published || d.stack_updated;
     }
 
-    fn set_version(&mut self, version_arn: &str) {
-        self.out.version_arn = version_arn.to_owned();
-        self.out.version = function::version_of(version_arn).unwrap_or_default().to_owned();
+    /// Changes function `i`'s outputs (and the single-function ones that mirror them).
+    fn function_out(&mut self, i: usize, change: impl FnOnce(&mut FunctionOutputs)) {
+        if let Some(o) = self.out.functions.get_mut(i) {
+            change(o);
+        }
+        self.out.mirror();
     }
 
-    async fn upload(&mut self, package: &Package) -> Result<Artifact> {
-        let s = self.settings;
+    fn set_version(&mut self, i: usize, version_arn: &str) {
+        let version = function::version_of(version_arn).unwrap_or_default().to_owned();
+        self.function_out(i, |o| {
+            o.version_arn = version_arn.to_owned();
+            o.version = version;
+        });
+    }
+
+    /// The version ARN each function will run, as far as this run knows it.
+    fn version_arns(&self) -> Vec<String> {
+        self.out.functions.iter().map(|f| f.version_arn.clone()).collect()
+    }
+
+    /// Uploads each package (side by side); their object versions, in order.
+    async fn upload_all(&mut self, packages: &[(&str, &Package)]) -> Result<Vec<Artifact>> {
+        let (s, c) = (self.settings, self.clients);
         let owner = s.expected_bucket_owner.as_deref();
-        let key = s.artifact_key();
-        let a = artifact::upload_zip(
-            &self.clients.s3,
-            &s.artifact_bucket,
-            owner,
-            &key,
-            &package.path,
-            &package.code_sha256,
-        )
-        .await?;
-        log::info(&format!("uploaded s3://{}/{} version {}", a.bucket, a.key, a.version_id));
-        Ok(a)
+        let uploads = packages.iter().map(|(name, package)| async move {
+            let key = s.artifact_key(name);
+            let a = artifact::upload_zip(&c.s3, &s.artifact_bucket, owner, &key, &package.path, &package.code_sha256)
+                .await?;
+            log::info(&format!("uploaded s3://{}/{} version {}", a.bucket, a.key, a.version_id));
+            Ok::<_, Error>(a)
+        });
+        join_all(uploads).await.into_iter().collect()
     }
 
-    /// The first launch: delete a failed one first if asked, upload, create the stack with the
-    /// first-launch parameter set, wait, and read the version the stack published.
+    /// The first launch: delete a failed one first if asked, upload every function's code, create the
+    /// stack with the first-launch parameter set, wait, and read the versions the stack published.
     async fn launch(&mut self, plan: Launch) -> Result<()> {
         let (s, c) = (self.settings, self.clients);
         self.out.first_launch = true;
@@ -141,13 +165,16 @@ impl Release<'_> {
         }
         self.phases.start("Upload");
         let template = preflight::upload_large_template(s, c, &plan.template).await?;
-        let object = self.upload(&plan.package).await?;
-        self.out.s3_version_id = object.version_id.clone();
+        let packages: Vec<(&str, &Package)> = plan.packages.iter().map(|(f, p)| (f.name.as_str(), p)).collect();
+        let objects = self.upload_all(&packages).await?;
+        for (i, o) in objects.iter().enumerate() {
+            self.function_out(i, |out| out.s3_version_id = o.version_id.clone());
+        }
 
         self.phases.start("Stack");
         let summary = crate::template::summarize(&c.cloudformation, &template, &s.stack_name).await?;
-        let fill =
-            Fill { first_launch: true, version_arn: None, artifact_object_version: Some(object.version_id.clone()) };
+        let object_versions: Vec<Option<String>> = objects.iter().map(|o| Some(o.version_id.clone())).collect();
+        let fill = Fill::launch(&s.functions, &object_versions);
         let params = parameters::parameters(s, &summary, None, &fill)?;
         let since = since_now();
         let token = stack::new_token("create");
@@ -156,40 +183,51 @@ impl Release<'_> {
         self.out.stack_id = stack_id.clone();
         self.done.launched = true;
         self.record();
+        for i in 0..s.functions.len() {
+            self.function_out(i, |o| o.changed = true);
+        }
         if !s.wait {
             self.out.stack_status = "CREATE_IN_PROGRESS".into();
-            log::info("not waiting (`wait: false`): the version is known once the stack is complete");
+            log::info("not waiting (`wait: false`): the versions are known once the stack is complete");
             return Ok(());
         }
         self.wait_stack(&stack_id, Operation::Create, since, &token).await?;
 
-        let function = function::get(&c.lambda, &s.function_name).await?.ok_or_else(|| {
-            Error::failed(
-                format!("stack {} was created, but function {} does not exist", s.stack_name, s.function_name),
-                "The template's function must be named by the FunctionName parameter (FunctionName: !Ref FunctionName), or `function-name` must match the template's name for it.",
-            )
-        })?;
-        self.out.function_arn = function.arn.clone();
-        let versions: Vec<String> = stack::resources_of_type(&c.cloudformation, &stack_id, VERSION_TYPE)
+        let functions = join_all(s.functions.iter().map(|f| function::get(&c.lambda, &f.name))).await;
+        let published: Vec<String> = stack::resources_of_type(&c.cloudformation, &stack_id, preflight::VERSION_TYPE)
             .await?
             .into_iter()
             .map(|(_, physical)| physical)
-            .filter(|p| p.starts_with(&format!("{}:", function.arn)))
             .collect();
-        let [version_arn] = versions.as_slice() else {
-            return Err(Error::failed(
-                format!(
-                    "stack {} has {} AWS::Lambda::Version resource(s) of {}; expected one",
-                    s.stack_name,
-                    versions.len(),
-                    s.function_name
-                ),
-                "The reference template creates exactly one version of the function at first launch (see examples/template.yaml).",
-            ));
-        };
-        self.set_version(version_arn);
+        let mut infos = Vec::new();
+        for (i, (f, function)) in s.functions.iter().zip(functions).enumerate() {
+            let function = function?.ok_or_else(|| {
+                Error::failed(
+                    format!("stack {} was created, but function {} does not exist", s.stack_name, f.name),
+                    "The template must create each function under the name the release gives it: `FunctionName: !Ref FunctionName` (one function), or `FunctionName: !Ref <Base>FunctionName` for version parameter `<Base>Version` (several).",
+                )
+            })?;
+            let prefix = format!("{}:", function.arn);
+            let versions: Vec<&String> = published.iter().filter(|p| p.starts_with(&prefix)).collect();
+            let [version_arn] = versions.as_slice() else {
+                return Err(Error::failed(
+                    format!(
+                        "stack {} has {} AWS::Lambda::Version resource(s) of {}; expected one",
+                        s.stack_name,
+                        versions.len(),
+                        f.name
+                    ),
+                    "The first launch creates exactly one version of each function (see examples/template.yaml and examples/multi/template.yaml).",
+                ));
+            };
+            self.set_version(i, version_arn);
+            if !s.several {
+                self.out.function_arn = function.arn.clone();
+            }
+            infos.push(function);
+        }
         let distribution = preflight::find_distribution(s, c, Some(&stack_id)).await?.map(|(id, _)| id);
-        self.settle_distribution(distribution.as_deref(), &function).await?;
+        self.settle_distribution(distribution.as_deref(), &infos).await?;
         self.check(None).await
     }
 
@@ -208,6 +246,11 @@ impl Release<'_> {
         }
         status
     }
+}
+
+/// The function whose version a run sets, and that version: what the distribution must associate.
+pub(crate) fn targets<'a>(functions: &'a [FunctionInfo], versions: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    functions.iter().zip(versions).map(|(f, v)| (f.arn.as_str(), v.as_str())).collect()
 }
 
 fn since_now() -> DateTime {

@@ -1,24 +1,30 @@
-//! A release or a rollback into an existing stack: the code's object, the version the stack will
-//! run, and the stack update that points the distribution at it.
+//! A release or a rollback into an existing stack: each function's code object and the version
+//! the stack will run (side by side), and the one stack update that points the distribution at them.
+
+use futures_util::future::join_all;
 
 use super::{since_now, Release};
-use crate::artifact::Artifact;
+use crate::artifact::{self, Artifact};
+use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
 use crate::log;
 use crate::parameters::{self, Fill};
-use crate::plan::{ObjectStep, Update, VersionStep};
+use crate::plan::{ObjectStep, Unit, Update, VersionStep};
+use crate::poll::Poll;
 use crate::preflight;
-use crate::settings::Mode;
+use crate::settings::{Mode, Settings};
 use crate::stack::{self, Operation};
 use crate::template::Template;
 
 impl Release<'_> {
     pub(super) async fn update(&mut self, plan: Update) -> Result<()> {
-        let s = self.settings;
+        let (s, c, poll) = (self.settings, self.clients, self.poll);
         self.out.stack_id = plan.stack.id.clone();
         self.out.stack_status = plan.stack.status.to_string();
-        self.out.function_arn = plan.function.arn.clone();
+        if let (false, [u]) = (s.several, plan.units.as_slice()) {
+            self.out.function_arn = u.function.arn.clone();
+        }
         if let Some((id, d)) = &plan.distribution {
             self.out.distribution_id = id.clone();
             self.out.distribution_domain = d.domain.clone();
@@ -27,131 +33,80 @@ impl Release<'_> {
             log::warn(w);
         }
 
-        let object = self.object(&plan.object).await?;
-        if let Some(o) = &object {
-            self.out.s3_version_id = o.version_id.clone();
+        if plan.units.iter().any(|u| matches!(u.object, ObjectStep::Reuse(_) | ObjectStep::Upload(_))) {
+            self.phases.start("Upload");
         }
-        let version = self.version(&plan, object.as_ref()).await?;
-        self.set_version(&version.arn);
-        self.out.code_sha256 = version.code_sha256.clone();
+        let objects: Vec<Option<Artifact>> = join_all(plan.units.iter().map(|u| object(s, c, &u.spec.name, &u.object)))
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        for (i, o) in objects.iter().enumerate() {
+            if let Some(o) = o {
+                self.function_out(i, |out| out.s3_version_id = o.version_id.clone());
+            }
+        }
+        if plan.units.iter().any(|u| !matches!(u.version, VersionStep::Existing(_))) {
+            self.phases.start("Function");
+        }
+        let expected: Vec<String> = self.out.functions.iter().map(|f| f.code_sha256.clone()).collect();
+        let results = join_all(
+            plan.units.iter().zip(&objects).zip(&expected).map(|((u, o), sha)| version(c, poll, u, o.as_ref(), sha)),
+        )
+        .await;
+        // What was published is reported even when another function's publish failed.
+        let mut versions = Vec::new();
+        let mut failure = None;
+        for (i, (u, r)) in plan.units.iter().zip(results).enumerate() {
+            match r {
+                Ok(v) => {
+                    let changed = u.live.as_ref().is_none_or(|l| l.arn != v.arn);
+                    self.set_version(i, &v.arn);
+                    self.function_out(i, |o| {
+                        o.code_sha256 = v.code_sha256.clone();
+                        o.changed = changed;
+                    });
+                    if changed && matches!(u.version, VersionStep::Publish { .. } | VersionStep::Reuse(_)) {
+                        self.done.published = true;
+                    }
+                    versions.push(v);
+                }
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        self.record();
+        if let Some(e) = failure {
+            return Err(e);
+        }
         if let Mode::Rollback(_) = s.mode {
-            let from = plan.live.as_ref().map(|l| l.arn.as_str()).unwrap_or("an unknown version");
-            log::info(&format!("rolling back from {from} to {}", version.arn));
+            for (u, v) in plan.units.iter().zip(&versions) {
+                let from = u.live.as_ref().map(|l| l.arn.as_str()).unwrap_or("an unknown version");
+                log::info(&format!("rolling back {} from {from} to {}", u.spec.name, v.arn));
+            }
         }
 
         if plan.update_stack {
-            let fill = Fill {
-                first_launch: false,
-                version_arn: Some(version.arn.clone()),
-                // A new object for a new version; a rollback keeps the stack's own.
-                artifact_object_version: match &plan.object {
-                    ObjectStep::Keep(_) => None,
-                    _ => object.as_ref().map(|o| o.version_id.clone()),
-                },
-            };
+            let fill = plan.fill(&versions, &objects);
             self.repoint(&plan, &plan.template, &fill).await?;
             if !s.wait {
                 return Ok(());
             }
         } else {
-            log::info(&format!(
-                "{} already runs CodeSha256 {}: nothing to publish or update",
-                version.arn, version.code_sha256
-            ));
+            for v in &versions {
+                log::info(&format!(
+                    "{} already runs CodeSha256 {}: nothing to publish or update",
+                    v.arn, v.code_sha256
+                ));
+            }
             if !s.wait {
                 return Ok(());
             }
         }
-        self.settle_distribution(plan.distribution.as_ref().map(|(id, _)| id.as_str()), &plan.function).await?;
+        let functions: Vec<FunctionInfo> = plan.units.iter().map(|u| u.function.clone()).collect();
+        self.settle_distribution(plan.distribution.as_ref().map(|(id, _)| id.as_str()), &functions).await?;
         self.check(Some(&plan)).await
     }
 
-    /// The code's object version: kept, reused, uploaded, or the deployer's.
-    async fn object(&mut self, step: &ObjectStep) -> Result<Option<Artifact>> {
-        match step {
-            ObjectStep::Keep(a) => Ok(a.clone()),
-            ObjectStep::Uploaded(a) => Ok(Some(a.clone())),
-            ObjectStep::Reuse(a) => {
-                self.phases.start("Upload");
-                log::info(&format!("s3://{}/{} version {} already holds this code", a.bucket, a.key, a.version_id));
-                Ok(Some(a.clone()))
-            }
-            ObjectStep::Upload(package) => {
-                self.phases.start("Upload");
-                Ok(Some(self.upload(package).await?))
-            }
-        }
-    }
-
-    /// The version the stack will run: one that exists, one published earlier from this code, or
-    /// `$LATEST` updated from the object and published now.
-    async fn version(&mut self, plan: &Update, object: Option<&Artifact>) -> Result<FunctionInfo> {
-        match &plan.version {
-            VersionStep::Existing(v) => Ok(v.clone()),
-            VersionStep::Reuse(v) => {
-                self.phases.start("Function");
-                log::info(&format!("reusing version {} published earlier from the same code", v.version));
-                Ok(v.clone())
-            }
-            VersionStep::Publish { update_code } => {
-                self.phases.start("Function");
-                let Some(object) = object else { return Err(super::bug("a version to publish without its object")) };
-                let v = self.publish(object, *update_code).await?;
-                self.done.published = plan.live.as_ref().is_none_or(|l| l.arn != v.arn);
-                self.record();
-                Ok(v)
-            }
-        }
-    }
-
-    /// Updates `$LATEST` from the object (unless it holds the code already), then publishes it,
-    /// guarded by the code hash and revision.
-    pub(super) async fn publish(&mut self, object: &Artifact, update_code: bool) -> Result<FunctionInfo> {
-        let (s, c, poll) = (self.settings, self.clients, self.poll);
-        let name = &s.function_name;
-        let latest = if update_code {
-            log::info(&format!(
-                "updating {name} from s3://{}/{} version {}",
-                object.bucket, object.key, object.version_id
-            ));
-            function::update_code(&c.lambda, poll, name, object).await?
-        } else {
-            function::wait_ready(&c.lambda, poll, name).await?
-        };
-        // The packaged code's hash; the deployer's code is hashed by Lambda.
-        let sha =
-            if self.out.code_sha256.is_empty() { latest.code_sha256.clone() } else { self.out.code_sha256.clone() };
-        if latest.code_sha256 != sha {
-            return Err(Error::failed(
-                format!(
-                    "after the update, {name} has CodeSha256 {} where the uploaded zip has {sha}",
-                    latest.code_sha256
-                ),
-                "Another deploy changed the function meanwhile: let it finish and run again (use `concurrency:` to serialise releases).",
-            ));
-        }
-        let v = match function::publish(&c.lambda, poll, name, &latest).await {
-            Ok(v) => v,
-            // A retried PublishVersion whose first answer was lost finds $LATEST's revision moved
-            // on: the version it published is there, with this code.
-            Err(e @ Error::PublishRaced { .. }) => {
-                let versions = function::versions(&c.lambda, name).await?;
-                let still = function::get(&c.lambda, name).await?.is_some_and(|l| l.code_sha256 == sha);
-                match function::published_from(&versions, &sha).filter(|_| still) {
-                    Some(v) => {
-                        log::info(&format!("version {} was published with this code; using it", v.version));
-                        v.clone()
-                    }
-                    None => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        log::info(&format!("published version {} ({})", v.version, v.arn));
-        Ok(v)
-    }
-
-    /// Updates the stack with the version and, with `wait`, waits for it. CloudFormation's "No
+    /// Updates the stack with the versions and, with `wait`, waits for it. CloudFormation's "No
     /// updates are to be performed" is success.
     pub(super) async fn repoint(&mut self, plan: &Update, template: &Template, fill: &Fill) -> Result<()> {
         let (s, c) = (self.settings, self.clients);
@@ -164,15 +119,22 @@ impl Release<'_> {
             log::info(&format!("stack {}: no updates are to be performed", s.stack_name));
             return Ok(());
         }
+        let set: Vec<String> = fill
+            .functions
+            .iter()
+            .map(|f| format!("{}={}", f.parameter, f.version_arn.as_deref().unwrap_or("NONE")))
+            .collect();
         if plan.bookkeeping {
             log::info(&format!(
                 "updating stack {}: {} from true to false, the first update after its first launch; the site keeps {} (changed: false)",
-                s.stack_name, s.first_launch_parameter, self.out.version_arn
+                s.stack_name,
+                s.first_launch_parameter,
+                set.join(", ")
             ));
         } else {
             self.done.stack_updated = true;
             self.record();
-            log::info(&format!("updating stack {}: {}={}", s.stack_name, s.version_parameter, self.out.version_arn));
+            log::info(&format!("updating stack {}: {}", s.stack_name, set.join(", ")));
         }
         if !s.wait {
             self.out.stack_status = "UPDATE_IN_PROGRESS".into();
@@ -181,10 +143,101 @@ impl Release<'_> {
         }
         if let Err(e) = self.wait_stack(&plan.stack.id, Operation::Update, since, &token).await {
             let distribution = plan.distribution.as_ref().map(|(id, _)| id.as_str());
-            return Err(self.with_distribution_state(e, distribution, &plan.function.arn).await);
+            let functions: Vec<&str> = plan.units.iter().map(|u| u.function.arn.as_str()).collect();
+            return Err(self.with_distribution_state(e, distribution, &functions).await);
         }
         Ok(())
     }
+}
+
+/// A function's code object: kept, reused, uploaded, or the deployer's.
+async fn object(s: &Settings, c: &Clients, name: &str, step: &ObjectStep) -> Result<Option<Artifact>> {
+    match step {
+        ObjectStep::Keep(a) => Ok(a.clone()),
+        ObjectStep::Uploaded(a) => Ok(Some(a.clone())),
+        ObjectStep::Reuse(a) => {
+            log::info(&format!("s3://{}/{} version {} already holds this code", a.bucket, a.key, a.version_id));
+            Ok(Some(a.clone()))
+        }
+        ObjectStep::Upload(package) => {
+            let owner = s.expected_bucket_owner.as_deref();
+            let key = s.artifact_key(name);
+            let a = artifact::upload_zip(&c.s3, &s.artifact_bucket, owner, &key, &package.path, &package.code_sha256)
+                .await?;
+            log::info(&format!("uploaded s3://{}/{} version {}", a.bucket, a.key, a.version_id));
+            Ok(Some(a))
+        }
+    }
+}
+
+/// The version a function's stack parameter will take: one that exists, one published earlier
+/// from this code, or `$LATEST` updated from the object and published now.
+async fn version(
+    c: &Clients,
+    poll: &Poll,
+    unit: &Unit,
+    object: Option<&Artifact>,
+    expected_sha: &str,
+) -> Result<FunctionInfo> {
+    match &unit.version {
+        VersionStep::Existing(v) => Ok(v.clone()),
+        VersionStep::Reuse(v) => {
+            log::info(&format!(
+                "reusing version {} of {} published earlier from the same code",
+                v.version, unit.spec.name
+            ));
+            Ok(v.clone())
+        }
+        VersionStep::Publish { update_code } => {
+            let Some(object) = object else { return Err(super::bug("a version to publish without its object")) };
+            publish(c, poll, &unit.spec.name, object, *update_code, expected_sha).await
+        }
+    }
+}
+
+/// Updates `$LATEST` from the object (unless it holds the code already), then publishes it,
+/// guarded by the code hash and revision. `expected_sha` is the packaged code's hash (empty for
+/// the deployer's upload, whose code Lambda hashes).
+pub(super) async fn publish(
+    c: &Clients,
+    poll: &Poll,
+    name: &str,
+    object: &Artifact,
+    update_code: bool,
+    expected_sha: &str,
+) -> Result<FunctionInfo> {
+    let latest = if update_code {
+        log::info(&format!("updating {name} from s3://{}/{} version {}", object.bucket, object.key, object.version_id));
+        function::update_code(&c.lambda, poll, name, object).await?
+    } else {
+        function::wait_ready(&c.lambda, poll, name).await?
+    };
+    let sha = if expected_sha.is_empty() { latest.code_sha256.clone() } else { expected_sha.to_owned() };
+    if latest.code_sha256 != sha {
+        return Err(Error::failed(
+            format!("after the update, {name} has CodeSha256 {} where the uploaded zip has {sha}", latest.code_sha256),
+            "Another deploy changed the function meanwhile: let it finish and run again (use `concurrency:` to serialise releases).",
+        ));
+    }
+    let v = match function::publish(&c.lambda, poll, name, &latest).await {
+        Ok(v) => v,
+        // A retried PublishVersion whose first answer was lost finds $LATEST's revision moved
+        // on: the version it published is there, with this code.
+        Err(e @ Error::PublishRaced { .. }) => {
+            let versions = function::versions(&c.lambda, name).await?;
+            let still = function::get(&c.lambda, name).await?.is_some_and(|l| l.code_sha256 == sha);
+            match function::published_from(&versions, &sha).filter(|_| still) {
+                Some(v) => {
+                    log::info(&format!("version {} of {name} was published with this code; using it", v.version));
+                    v.clone()
+                }
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    log::info(&format!("published version {} of {name} ({})", v.version, v.arn));
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -205,24 +258,8 @@ mod tests {
         use crate::artifact::Artifact;
         use crate::aws::Clients;
         use crate::poll::Poll;
-        use crate::release::{Done, Release};
-        use crate::report::Outputs;
-        use crate::run::Phases;
-        use crate::settings::Settings;
 
         const FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge";
-
-        fn settings() -> Settings {
-            let dir = std::env::temp_dir();
-            let vars = [
-                ("INPUT_FUNCTION-NAME", "edge"),
-                ("INPUT_STACK-NAME", "site"),
-                ("INPUT_ARTIFACT-BUCKET", "artifacts"),
-                ("INPUT_SOURCE", dir.to_str().unwrap()),
-            ];
-            let raw = crate::inputs::read(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap().0;
-            crate::settings::validate(raw).unwrap()
-        }
 
         fn config(arn: &str, state: State) -> GetFunctionConfigurationOutput {
             GetFunctionConfigurationOutput::builder()
@@ -257,20 +294,9 @@ mod tests {
             let config =
                 aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
             let clients = Clients { lambda, ..Clients::from_config(&config) };
-            let settings = settings();
             let poll = Poll::fast(Duration::from_secs(10));
-            let (mut phases, mut out) =
-                (Phases::default(), Outputs { code_sha256: "abc=".into(), ..Outputs::default() });
-            let mut release = Release {
-                settings: &settings,
-                clients: &clients,
-                poll: &poll,
-                phases: &mut phases,
-                out: &mut out,
-                done: Done::default(),
-            };
             let object = Artifact { bucket: "artifacts".into(), key: "edge.zip".into(), version_id: "o1".into() };
-            release.publish(&object, true).await
+            crate::release::update::publish(&clients, &poll, "edge", &object, true, "abc=").await
         }
 
         #[tokio::test]

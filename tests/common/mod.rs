@@ -424,3 +424,80 @@ pub fn inputs(source: &Path, more: &[(&str, &str)]) -> Vec<(String, String)> {
     }
     v
 }
+
+/// The two functions of examples/multi, as `functions` names them.
+pub const VIEWER: &str = "site-viewer";
+pub const ORIGIN: &str = "site-origin";
+
+/// A copy of one of examples/multi's functions (`viewer` or `origin`), with a release marker.
+pub fn multi_source(which: &str, marker: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("examples/multi").join(which).join("index.js"), dir.path().join("index.js")).unwrap();
+    set_marker(dir.path(), marker);
+    dir
+}
+
+/// The inputs of a release of examples/multi: both functions, from these directories.
+pub fn multi_inputs(viewer: &Path, origin: &Path, more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let functions = format!("ViewerVersion={VIEWER}:{}\nOriginVersion={ORIGIN}:{}", viewer.display(), origin.display());
+    let mut v: Vec<(String, String)> = vec![
+        ("INPUT_FUNCTIONS".into(), functions),
+        ("INPUT_STACK_NAME".into(), STACK.into()),
+        ("INPUT_ARTIFACT_BUCKET".into(), BUCKET.into()),
+        ("INPUT_TEMPLATE".into(), repo().join("examples/multi/template.yaml").display().to_string()),
+    ];
+    for (k, val) in more {
+        v.retain(|(name, _)| name != k);
+        if !val.is_empty() {
+            v.push((k.to_string(), val.to_string()));
+        }
+    }
+    v
+}
+
+impl Clients {
+    /// The distribution's Lambda associations: (event type, version ARN), default behavior first.
+    pub async fn associations(&self, id: &str) -> Vec<(String, String)> {
+        let out = self.cf.get_distribution().id(id).send().await.unwrap();
+        let config = out.distribution().unwrap().distribution_config().unwrap().clone();
+        let behaviors =
+            config.default_cache_behavior().and_then(|b| b.lambda_function_associations()).into_iter().chain(
+                config
+                    .cache_behaviors()
+                    .map(|c| c.items())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|b| b.lambda_function_associations()),
+            );
+        behaviors
+            .flat_map(|l| {
+                l.items().iter().map(|a| (a.event_type().as_str().to_owned(), a.lambda_function_arn().to_owned()))
+            })
+            .collect()
+    }
+
+    /// How many updates of the stack CloudFormation started (its own UPDATE_IN_PROGRESS events), and
+    /// how many of them updated the distribution (its resource's UPDATE_COMPLETE events).
+    pub async fn stack_updates(&self, stack: &str) -> (usize, usize) {
+        let mut events = Vec::new();
+        let mut next = None;
+        loop {
+            let out = self.cfn.describe_stack_events().stack_name(stack).set_next_token(next).send().await.unwrap();
+            events.extend(out.stack_events().iter().cloned());
+            next = out.next_token().map(str::to_owned);
+            if next.is_none() {
+                break;
+            }
+        }
+        let count = |kind: &str, status: &str| {
+            events
+                .iter()
+                .filter(|e| e.resource_type() == Some(kind) && e.resource_status().map(|s| s.as_str()) == Some(status))
+                .count()
+        };
+        (
+            count("AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS"),
+            count("AWS::CloudFront::Distribution", "UPDATE_COMPLETE"),
+        )
+    }
+}
