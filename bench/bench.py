@@ -4,7 +4,7 @@
 Run it through `bench/run`, which installs what it needs (the release build, the emulator's .venv,
 the AWS CLI in bench/.venv, Info-ZIP zip and GNU time) and then runs this file with .venv's Python:
 
-    bench/run [--runs 5] [--lag-seconds 10] [--cli-lag-runs 2] [--json FILE]
+    bench/run [--runs 5] [--lag-seconds 10] [--cli-lag-runs 2] [--deploy-seconds 5] [--json FILE]
 
 One emulator (tests/emulator/launcher.py on a free loopback port) serves every measurement. The
 example stack (examples/template.yaml, examples/edge-function) is launched once by the binary; every

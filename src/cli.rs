@@ -180,6 +180,8 @@ mod tests {
             "check-body" => "hello",
             "check-timeout" => "30s",
             "rollback-to" => "previous",
+            "keep-versions" => "3",
+            "prune-only" => "true",
             other => panic!("no sample value for input `{other}`: add one"),
         }
         .to_owned()
@@ -211,6 +213,10 @@ mod tests {
                 "rollback-to" => over.retain(|(k, _)| k != "INPUT_SOURCE"),
                 "wait" => over.retain(|(k, _)| k != "INPUT_CHECK_URL"),
                 "functions" => over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_FUNCTION_NAME"),
+                "prune-only" => {
+                    over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_CHECK_URL");
+                    over.push(("INPUT_KEEP_VERSIONS".into(), "2".into()));
+                }
                 _ => {}
             }
             let value = sample(input.name);

@@ -302,6 +302,49 @@ pub async fn versions(lambda: &Client, name: &str) -> Result<Vec<FunctionInfo>> 
     Ok(out)
 }
 
+/// The versions the function's aliases point to: (alias, version ARN), a weighted alias giving one
+/// pair per version it routes to.
+pub async fn aliases(lambda: &Client, name: &str, function_arn: &str) -> Result<Vec<(String, String)>> {
+    let mut pages = lambda.list_aliases().function_name(name).into_paginator().items().send();
+    let mut out = Vec::new();
+    while let Some(item) = pages.next().await {
+        let a = item.map_err(aws(format!("ListAliases {name}")))?;
+        let alias = a.name().unwrap_or_default().to_owned();
+        let weighted = a.routing_config().and_then(|r| r.additional_version_weights()).into_iter().flatten();
+        for version in a.function_version().into_iter().chain(weighted.map(|(v, _)| v.as_str())) {
+            out.push((alias.clone(), format!("{function_arn}:{version}")));
+        }
+    }
+    Ok(out)
+}
+
+/// What became of a version DeleteFunction was asked to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// CloudFront still has replicas of it (hours after its last association went): a later run
+    /// deletes it.
+    Replicated,
+    /// Deleted meanwhile by someone else.
+    Gone,
+}
+
+/// Deletes one numbered version of the function.
+pub async fn delete_version(lambda: &Client, name: &str, version: &str) -> Result<Deletion> {
+    match lambda.delete_function().function_name(name).qualifier(version).send().await {
+        Ok(_) => Ok(Deletion::Deleted),
+        Err(e) => match aws(format!("DeleteFunction {name}:{version}"))(e) {
+            Error::Aws { code: Some(code), detail, .. }
+                if code == "InvalidParameterValueException" && detail.contains("replicated function") =>
+            {
+                Ok(Deletion::Replicated)
+            }
+            Error::Aws { code: Some(code), .. } if code == "ResourceNotFoundException" => Ok(Deletion::Gone),
+            e => Err(e),
+        },
+    }
+}
+
 /// The newest version published from this code that Lambda did not fail to create: reused rather
 /// than published again when a run stopped between publishing and its stack update.
 pub fn published_from<'a>(versions: &'a [FunctionInfo], code_sha256: &str) -> Option<&'a FunctionInfo> {

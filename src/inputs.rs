@@ -49,6 +49,8 @@ pub const INPUTS: &[InputSpec] = &[
     spec("check-body", false, "", "Regex that the response body must match."),
     spec("check-timeout", false, "5m", "How long the check retries (edges pick up a new version at different moments), such as `90s` or `5m`."),
     spec("rollback-on-failure", false, "false", "When the check fails, re-point the stack at the version live before this release, wait, verify, and still exit 1."),
+    spec("keep-versions", false, "", "After a successful release, delete the function's published versions except the N newest, every version a distribution of the stack runs, the one `rollback-to: previous` would choose, aliased versions and the stack's own; a version CloudFront still replicates is left for a later run. Empty: delete nothing."),
+    spec("prune-only", false, "false", "Release nothing: only delete old versions by `keep-versions` (for a scheduled workflow that picks up the versions whose replicas are gone)."),
     spec("rollback-to", false, "", "Re-point the stack at an already published version instead of releasing: `previous`, a version number, or a version ARN. Nothing is packaged."),
 ];
 
@@ -90,6 +92,8 @@ pub struct RawInputs {
     pub recreate_failed_stack: Option<String>,
     pub on_interrupt: Option<String>,
     pub rollback_to: Option<String>,
+    pub keep_versions: Option<String>,
+    pub prune_only: Option<String>,
     pub check_url: Option<String>,
     pub check_status: Option<String>,
     pub check_header: Option<String>,

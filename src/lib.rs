@@ -35,6 +35,7 @@ pub mod parameters;
 pub mod plan;
 pub mod poll;
 pub mod preflight;
+pub mod prune;
 pub mod release;
 pub mod report;
 pub mod run;

@@ -159,6 +159,13 @@ pub fn plan(settings: &Settings, mut found: Found) -> Result<Plan> {
             ));
             None
         }
+        (Mode::Prune, _) => {
+            problems.push(Error::failed(
+                "a `prune-only` run reached the release plan",
+                "This is a bug in lambda-edge-deploy: please report it with the log.",
+            ));
+            None
+        }
         (Mode::Release, None) => launch(settings, found, None, &mut problems),
         (Mode::Release, Some(st)) if st.status.is_failed_launch() && settings.recreate_failed_stack => {
             launch(settings, found, Some(st), &mut problems)

@@ -30,6 +30,8 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("first-launch", "`true` when this run created the stack."),
     out("invalidation-id", "ID of the CloudFront invalidation, empty if none."),
     out("check-result", "What the check at the edge found: `passed`, `failed`, `rolled-back` or `skipped`."),
+    out("pruned-versions", "Versions deleted by `keep-versions`, comma-separated numbers (`function-name:N` with `functions`)."),
+    out("pending-versions", "Versions `keep-versions` would delete but CloudFront still replicates, left for a later run; same form."),
     out("functions", "JSON array, one object per function released (`function-name`, `version-arn`, `version`, `code-sha256`, `s3-key`, `s3-version-id`, `changed`); with `functions`, the single-function outputs above are empty."),
 ];
 
@@ -54,6 +56,8 @@ pub struct Outputs {
     pub first_launch: bool,
     pub invalidation_id: String,
     pub check_result: CheckResult,
+    pub pruned_versions: String,
+    pub pending_versions: String,
     /// Each function's own outputs, in the settings' order.
     pub functions: Vec<FunctionOutputs>,
     /// What the check saw, for the log and the summary.
@@ -120,6 +124,22 @@ impl Outputs {
             self.s3_key = f.s3_key.clone();
             self.s3_version_id = f.s3_version_id.clone();
         }
+    }
+
+    /// Records what pruning did: numbers for one function, `function-name:N` with `functions`.
+    pub fn pruned(&mut self, pruned: &[crate::prune::Pruned]) {
+        let several = self.several;
+        let list = |pick: fn(&crate::prune::Pruned) -> &Vec<String>| -> String {
+            pruned
+                .iter()
+                .flat_map(|p| {
+                    pick(p).iter().map(move |n| if several { format!("{}:{n}", p.function) } else { n.clone() })
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.pruned_versions = list(|p| &p.deleted);
+        self.pending_versions = list(|p| &p.pending);
     }
 
     /// Name and value of each output, in the order of [`OUTPUTS`], as the strings GitHub sees.
@@ -247,6 +267,8 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
             ("Distribution", if o.distribution_id.is_empty() { "none".into() } else { format!("[`{}`](https://us-east-1.console.aws.amazon.com/cloudfront/v4/home#/distributions/{}) {}", o.distribution_id, o.distribution_id, o.distribution_domain) }),
             ("Changed", o.changed.to_string()),
             ("First launch", o.first_launch.to_string()),
+            ("Pruned versions", if o.pruned_versions.is_empty() { "none".into() } else { o.pruned_versions.clone() }),
+            ("Pending versions", if o.pending_versions.is_empty() { "none".into() } else { format!("{} (still replicated; a later run deletes them)", o.pending_versions) }),
             ("Check", {
                 let result = o.check_result.as_str().to_owned();
                 if o.check_detail.is_empty() { result } else { format!("{result}: {}", md_escape(&o.check_detail)) }
@@ -347,6 +369,24 @@ mod tests {
         let e = Error::failed("the distribution does not associate v3", "re-run");
         let s = summary("edge", None, &t, Some(&e));
         assert!(s.contains("failed") && s.contains("does not associate v3") && s.contains("re-run"), "{s}");
+    }
+
+    #[test]
+    fn pruned_versions_are_numbers_or_named_with_several_functions() {
+        let pruned = |f: &str, deleted: &[&str], pending: &[&str]| crate::prune::Pruned {
+            function: f.into(),
+            deleted: deleted.iter().map(|s| s.to_string()).collect(),
+            pending: pending.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut one = Outputs::default();
+        one.pruned(&[pruned("edge", &["3", "4"], &["2"])]);
+        assert_eq!((one.pruned_versions.as_str(), one.pending_versions.as_str()), ("3,4", "2"));
+        let s = summary("edge", Some(&one), &Timings::default(), None);
+        assert!(s.contains("| Pruned versions | 3,4 |") && s.contains("| Pending versions | 2 (still replicated"), "{s}");
+        let mut several = Outputs { several: true, ..Default::default() };
+        several.pruned(&[pruned("viewer", &["1"], &[]), pruned("origin", &["2", "3"], &[])]);
+        assert_eq!(several.pruned_versions, "viewer:1,origin:2,origin:3");
+        assert_eq!(several.pending_versions, "");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub struct Settings {
     pub on_interrupt: OnInterrupt,
     pub check: Option<crate::check::CheckSpec>,
     pub rollback_on_failure: bool,
+    /// `keep-versions`: prune after a successful release (or alone, `prune-only`), keeping this
+    /// many of the newest versions besides those in use.
+    pub keep_versions: Option<usize>,
 }
 
 /// What a run releases, decided by the inputs.
@@ -83,6 +86,8 @@ pub enum Mode {
     Rollback(RollbackTarget),
     /// The S3-triggered deployer: the code is the object version an upload event names.
     Object,
+    /// `prune-only`: no release; delete old versions by `keep-versions`.
+    Prune,
 }
 
 impl Settings {
@@ -173,10 +178,28 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         }
     };
     let given_source = raw.source.is_some();
+    let prune_only = p.boolean("prune-only", raw.prune_only.clone());
+    let keep_versions = match raw.keep_versions.as_deref().map(str::trim) {
+        None => None,
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                p.push("keep-versions", format!("`{n}`: expected a number of versions to keep, 1 or more (the versions in use are kept besides)"));
+                None
+            }
+        },
+    };
+    if prune_only && raw.keep_versions.is_none() {
+        p.push("prune-only", "needs `keep-versions`: how many of the newest versions to keep");
+    }
+    if prune_only && rollback {
+        p.push("prune-only", "cannot be given with `rollback-to`: one re-points the stack, the other releases nothing");
+    }
     if several && matches!(rollback_to, Some(RollbackTarget::Number(_) | RollbackTarget::Arn(_))) {
         p.push("rollback-to", "with `functions` takes `previous` (each function back to the version before its live one): a number or an ARN names a version of one function");
     }
     let mode = match rollback_to {
+        _ if prune_only => Mode::Prune,
         Some(target) => Mode::Rollback(target),
         None if from_object => Mode::Object,
         None => Mode::Release,
@@ -208,6 +231,28 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         ] {
             if given {
                 p.push(input, "means nothing with `rollback-to`, which packages nothing and keeps the stack's template; remove it");
+            }
+        }
+    }
+    // Pruning alone releases nothing: what would package code or change the stack is refused.
+    if prune_only {
+        let is_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        for (input, given) in [
+            ("source", given_source),
+            ("template", raw.template.is_some()),
+            ("template-url", raw.template_url.is_some()),
+            ("parameters", raw.parameters.is_some()),
+            ("tags", raw.tags.is_some()),
+            ("force", is_true(&raw.force)),
+            ("invalidation-paths", raw.invalidation_paths.is_some()),
+            ("check-url", raw.check_url.is_some()),
+            ("rollback-on-failure", is_true(&raw.rollback_on_failure)),
+        ] {
+            if given {
+                p.push(
+                    input,
+                    "means nothing with `prune-only`, which releases nothing and leaves the stack as it is; remove it",
+                );
             }
         }
     }
@@ -351,6 +396,9 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     }
     // Both come after CloudFront has deployed, which `wait: false` does not wait for.
     if !wait {
+        if keep_versions.is_some() && !prune_only {
+            p.push("keep-versions", "needs `wait: true`: versions are pruned once the release is done, and `wait: false` does not wait for it; prune in a later run (`prune-only`)");
+        }
         if check.is_some() {
             p.push("check-url", "needs `wait: true`: the check runs once the new version is deployed");
         }
@@ -384,6 +432,7 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         on_interrupt,
         check,
         rollback_on_failure,
+        keep_versions,
     })
 }
 
@@ -427,6 +476,10 @@ fn functions_of(p: &mut Problems, text: &str, mode: &Mode) -> Vec<EdgeFunction> 
             }
             (Mode::Rollback(_), Some(_)) => {
                 p.push("functions", format!("`{line}`: a source means nothing with `rollback-to`, which packages nothing; write `{parameter}={name}`"));
+                None
+            }
+            (Mode::Prune, Some(_)) => {
+                p.push("functions", format!("`{line}`: a source means nothing with `prune-only`, which packages nothing; write `{parameter}={name}`"));
                 None
             }
             _ => None,
@@ -540,6 +593,63 @@ mod tests {
             Err(Error::Inputs(p)) => p,
             other => panic!("expected input problems, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn keep_versions_and_prune_only_refuse_what_they_cannot_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let s = required_and(dir.path(), &[("INPUT_KEEP-VERSIONS", " 3 ")]).unwrap();
+        assert_eq!((s.keep_versions, &s.mode), (Some(3), &Mode::Release));
+        let base =
+            [("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
+        let prune = |more: &[(&str, &str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(more);
+            settings(&vars)
+        };
+        let s = prune(&[("INPUT_PRUNE-ONLY", "true"), ("INPUT_KEEP-VERSIONS", "2")]).unwrap();
+        assert_eq!((s.keep_versions, &s.mode), (Some(2), &Mode::Prune));
+        // (inputs, the input blamed, what the problem says)
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![("INPUT_SOURCE", d), ("INPUT_KEEP-VERSIONS", "0")], "keep-versions", "1 or more"),
+            (vec![("INPUT_SOURCE", d), ("INPUT_KEEP-VERSIONS", "many")], "keep-versions", "1 or more"),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_KEEP-VERSIONS", "2"), ("INPUT_WAIT", "false")],
+                "keep-versions",
+                "needs `wait: true`",
+            ),
+            (vec![("INPUT_PRUNE-ONLY", "true")], "prune-only", "needs `keep-versions`"),
+            (
+                vec![("INPUT_PRUNE-ONLY", "true"), ("INPUT_KEEP-VERSIONS", "2"), ("INPUT_SOURCE", d)],
+                "source",
+                "means nothing with `prune-only`",
+            ),
+            (
+                vec![("INPUT_PRUNE-ONLY", "true"), ("INPUT_KEEP-VERSIONS", "2"), ("INPUT_PARAMETERS", "A=1")],
+                "parameters",
+                "means nothing with `prune-only`",
+            ),
+            (
+                vec![("INPUT_PRUNE-ONLY", "true"), ("INPUT_KEEP-VERSIONS", "2"), ("INPUT_ROLLBACK-TO", "previous")],
+                "prune-only",
+                "cannot be given with `rollback-to`",
+            ),
+        ];
+        for (more, input, says) in cases {
+            let p = problems(prune(&more));
+            assert!(p.iter().any(|p| p.input == input && p.problem.contains(says)), "{more:?}: {p:?}");
+        }
+        let functions = "ViewerVersion=viewer:dist/viewer";
+        let p = problems(settings(&[
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_FUNCTIONS", functions),
+            ("INPUT_PRUNE-ONLY", "true"),
+            ("INPUT_KEEP-VERSIONS", "2"),
+        ]));
+        assert!(p.iter().any(|p| p.problem.contains("a source means nothing with `prune-only`")), "{p:?}");
     }
 
     #[test]

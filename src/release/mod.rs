@@ -24,9 +24,10 @@ use crate::parameters::{self, Fill};
 use crate::plan::{self, DryRun, Launch, Plan};
 use crate::poll::Poll;
 use crate::preflight;
+use crate::prune;
 use crate::report::{FunctionOutputs, Outputs};
 use crate::run::{InFlight, Phases};
-use crate::settings::Settings;
+use crate::settings::{Mode, Settings};
 use crate::stack::{self, Operation};
 
 /// One run's steps and what they read and report.
@@ -67,6 +68,9 @@ pub async fn run(
         };
     }
     out.mirror();
+    if settings.mode == Mode::Prune {
+        return prune_only(settings, clients, phases, out).await;
+    }
     phases.start("Preflight");
     let found = preflight::look_up(settings, clients, poll, stop, upload).await?;
     for (ff, o) in found.functions.iter().zip(&mut out.functions) {
@@ -76,9 +80,31 @@ pub async fn run(
     }
     out.mirror();
     let plan = plan::plan(settings, found)?;
+    // A dry run's release that would publish a function's version changes what pruning keeps.
+    let publishing: Vec<bool> = match &plan {
+        Plan::DryRun(d) if !d.first_launch && settings.mode == Mode::Release => {
+            d.functions.iter().map(|f| d.changes && f.version.is_none()).collect()
+        }
+        _ => Vec::new(),
+    };
     let mut release = Release { settings, clients, poll, phases, out, done: Done::default() };
     release.execute(plan).await?;
+    if let Some(newest) = settings.keep_versions {
+        release.phases.start("Prune");
+        let pruned = prune::prune(settings, clients, newest, &publishing, settings.dry_run).await;
+        release.out.pruned(&pruned);
+    }
     release.phases.end();
+    Ok(())
+}
+
+/// `prune-only`: no release, the clean-up alone.
+async fn prune_only(settings: &Settings, clients: &Clients, phases: &mut Phases, out: &mut Outputs) -> Result<()> {
+    let newest = settings.keep_versions.ok_or_else(|| bug("`prune-only` without `keep-versions`"))?;
+    phases.start("Prune");
+    let pruned = prune::only(settings, clients, newest).await?;
+    out.pruned(&pruned);
+    phases.end();
     Ok(())
 }
 

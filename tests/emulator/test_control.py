@@ -14,7 +14,7 @@ from emutest import HERE, EmulatorTestCase, http
 DEFAULTS = {
     "time_scale": 0.002,
     "durations": {"stack_create": 60, "stack_update": 30, "stack_delete": 30, "stack_rollback": 30,
-                  "distribution_deploy": 300, "invalidation": 60, "change_set": 5},
+                  "distribution_deploy": 300, "invalidation": 60, "change_set": 5, "replica_delay": 10800},
     "s3_list_bucket": True,
     "fail_delete_stacks": [],
 }

@@ -6,14 +6,18 @@ comes with the AWS behaviour it reproduces. By service:
 
     cloudfront.py      Lambda associations kept; deployments that take time; UpdateDistribution's
                        ETag and If-Match; CallerReference idempotency; invalidations InProgress then
-                       Completed; the AWS::CloudFront::Distribution CloudFormation model
+                       Completed; when each Lambda@Edge version lost its last association (its
+                       replicas); the AWS::CloudFront::Distribution CloudFormation model
     cloudformation.py  operations that take time, in AWS's order, with real rollbacks;
                        what CloudFormation refuses meanwhile; ClientRequestToken idempotency;
                        UpdateStack's parameters and "No updates"; parameter validation;
                        change sets; DELETE_FAILED on demand
     templates.py       TemplateURL read as CloudFormation reads it (path-style, virtual-hosted,
                        versionId); capabilities required, and listed by GetTemplateSummary
-    awslambda.py       S3ObjectVersion; RevisionId and PublishVersion's preconditions;
+    awslambda.py       S3ObjectVersion; RevisionId and PublishVersion's preconditions; version
+                       numbers never handed out twice; DeleteFunction refused for a replicated
+                       Lambda@Edge version; ListAliases by ARN and FunctionVersion; a version an alias
+                       references refused to DeleteFunction;
                        AWS::Lambda::Version's ARN; dead-letter queue and architectures; the
                        Lambda@Edge-forbidden settings (tracing, ephemeral storage, KMS key,
                        runtime management, provisioned concurrency)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -98,7 +100,6 @@ def _published_fingerprint(fn: Any) -> str:
 def _patch_versions() -> None:
     fn_cls = lambda_models.LambdaFunction
     backend_cls = lambda_models.LambdaBackend
-    storage_publish = lambda_models.LambdaStorage.publish_version
 
     original_get_configuration = fn_cls.get_configuration
     original_update_code = fn_cls.update_function_code
@@ -139,7 +140,7 @@ def _patch_versions() -> None:
         if versions and _published_fingerprint(versions[-1]) == _published_fingerprint(latest):
             return versions[-1]
         latest.code_or_config_updated = True  # moto's own publish only checks this flag
-        version = storage_publish(self._lambdas, function_name, description)
+        version = self._lambdas.publish_version(function_name, description)  # numbered as below
         version.code = dict(version.code)  # a shallow copy would share $LATEST's code dict
         version._revision_id = str(uuid.uuid4())
         latest._revision_id = str(uuid.uuid4())  # the revision moves on with the publish
@@ -181,6 +182,148 @@ def _patch_versions() -> None:
 
     LambdaResponse.publish_version = respond_publish_version
     LambdaResponse.list_versions_by_function = respond_list_versions_by_function
+
+
+# --- Lambda never hands out a version number twice ------------------------------------------
+# moto numbers a new version len(versions) + 1: after a DeleteFunction of a version it hands out a
+# number that exists (versions 1, 2 and 4 left: the next is 4 again, a second version 4) or one
+# that existed (1 and 2 left: 3 again). Lambda's numbers only go up: the next version is one more
+# than the highest the function ever published, whatever was deleted since. The highest is kept
+# with moto's own entry for the function, so a function deleted and created again starts at 1, as
+# a new function on Lambda does. Everything else is moto's publish: nothing changed since the
+# newest version, that version comes back.
+
+def _patch_version_numbers() -> None:
+    def publish_version(self: Any, name_or_arn: str, description: str = "") -> Any:
+        function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        entry = self._functions.get(function.function_name)
+        if entry is None or not entry["latest"]:
+            return None
+        versions = entry["versions"]
+        if versions and not function.code_or_config_updated:
+            return versions[-1]
+        function.code_or_config_updated = False
+        number = max([entry.get("emulator_highest_version", 0), *(int(v.version) for v in versions)]) + 1
+        version = copy.copy(entry["latest"])
+        version.set_version(number)
+        if description:
+            version.description = description
+        versions.append(version)
+        self._arns[version.function_arn] = version
+        entry["emulator_highest_version"] = number
+        return version
+
+    lambda_models.LambdaStorage.publish_version = publish_version
+
+
+# --- Lambda@Edge: a replicated version cannot be deleted for hours -----------------------------
+# moto deletes any version at once. Lambda refuses to delete a version that CloudFront has
+# replicated to its edge locations: while a distribution associates it, and until CloudFront has
+# removed the replicas, hours after its last association went (cloudfront.py keeps when; the
+# setting durations.replica_delay says how long). DeleteFunction then fails with
+# InvalidParameterValueException (400), "Lambda was unable to delete <version ARN> because it is a
+# replicated function. ...", whether the version is named by Qualifier, by a version ARN or
+# `name:N` as FunctionName, or is behind an alias given as Qualifier; and DeleteFunction of the
+# whole function fails the same way, naming the first of its versions still replicated. Only the
+# API call is refused: CloudFormation's own deletes of AWS::Lambda::Version and ::Function go on
+# as before (a stack's DELETE_FAILED comes from the setting fail_delete_stacks).
+
+def replicated_function_message(version_arn: str) -> str:
+    return (f"Lambda was unable to delete {version_arn} because it is a replicated function. "
+            "Please see our documentation for Deleting Lambda@Edge Functions and Replicas.")
+
+
+def _delete_target(storage: Any, name_or_arn: str, qualifier: str | None) -> tuple[Any, bool]:
+    """The function or version DeleteFunction would delete, as moto's del_function finds it, and
+    whether it is one version (False: the whole function)."""
+    is_arn = re.match(lambda_models.ARN_PARTITION_REGEX, name_or_arn)
+    tail = name_or_arn.split(":function:")[-1] if is_arn else name_or_arn
+    if ":" in tail:
+        qualifier = tail.split(":")[-1]
+    return storage.get_function_by_name_or_arn_with_qualifier(name_or_arn, qualifier), bool(qualifier)
+
+
+def _check_replicas(storage: Any, name_or_arn: str, qualifier: str | None) -> None:
+    from . import cloudfront
+
+    target, one_version = _delete_target(storage, name_or_arn, qualifier)
+    entry = storage._functions.get(target.function_name) or {"latest": None, "versions": []}
+    if one_version:
+        candidates = [] if target is entry["latest"] else [target]  # $LATEST has no replicas
+    else:
+        candidates = list(entry["versions"])
+    for version in candidates:
+        if cloudfront.replicated(version.function_arn):
+            raise lambda_models.InvalidParameterValueException(replicated_function_message(version.function_arn))
+
+
+# --- Lambda: a version an alias references cannot be deleted ----------------------------------
+# Lambda refuses DeleteFunction of a version that an alias references ("You can't delete a version
+# that an alias references", the API reference on DeleteFunction's Qualifier): 409
+# ResourceConflictException, "Unable to delete version because the following aliases reference it:
+# [live]", the aliases' names comma-separated in the brackets (here in name order, as ListAliases
+# lists them). An alias references its FunctionVersion and every version in its RoutingConfig's
+# AdditionalVersionWeights. That holds whether the version is named by Qualifier, by a version ARN
+# or `name:N` as FunctionName, or is behind an alias given as Qualifier. moto 5.2.5 deletes the
+# version and leaves the alias dangling, pointing at a version that no longer exists. DeleteFunction
+# of the whole function is allowed and its aliases go with it, as in moto. Like the replicas, only
+# the API call is refused.
+
+def aliased_version_message(alias_names: list[str]) -> str:
+    return f"Unable to delete version because the following aliases reference it: [{', '.join(alias_names)}]"
+
+
+def _check_aliases(storage: Any, name_or_arn: str, qualifier: str | None) -> None:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    target, one_version = _delete_target(storage, name_or_arn, qualifier)
+    entry = storage._functions.get(target.function_name) or {"latest": None, "versions": []}
+    if not one_version or target is entry["latest"]:
+        return
+    version = str(target.version)
+    function_arn = storage.split_function_arn(target.function_arn)[0]
+    referencing = [
+        alias.name for alias in sorted(storage._aliases.get(function_arn, {}).values(), key=lambda a: a.name)
+        if version == str(alias.function_version)
+        or version in {str(v) for v in ((alias.routing_config or {}).get("AdditionalVersionWeights") or {})}
+    ]
+    if referencing:
+        error = LambdaClientError("ResourceConflictException", aliased_version_message(referencing))
+        error.code = 409
+        raise error
+
+
+# DeleteFunction checks both before moto deletes anything: replicas first, then aliases.
+
+def _patch_delete_function() -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    original_respond = LambdaResponse.delete_function
+
+    def respond_delete_function(self: Any) -> Any:
+        name_or_arn, qualifier = unquote(self.path.rsplit("/", 1)[-1]), self._get_param("Qualifier", None)
+        _check_replicas(self.backend._lambdas, name_or_arn, qualifier)
+        _check_aliases(self.backend._lambdas, name_or_arn, qualifier)
+        return original_respond(self)
+
+    LambdaResponse.delete_function = respond_delete_function
+
+
+# --- ListAliases takes a function ARN, and FunctionVersion -------------------------------------
+# moto looks the raw path segment up as a name: a function ARN (percent-encoded, as SDKs send it)
+# was "Function not found", and FunctionVersion was ignored, listing every alias. Lambda takes a
+# name or an ARN and, given FunctionVersion, lists only the aliases pointing at that version.
+
+def _patch_list_aliases() -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    def respond_list_aliases(self: Any) -> Any:
+        aliases = self.backend.list_aliases(unquote(self.path.split("?")[0].rstrip("/").split("/")[-2]))
+        version = self.querystring.get("FunctionVersion", [None])[0]
+        found = [alias.to_json() for alias in aliases if version is None or str(alias.function_version) == version]
+        return 200, {}, json.dumps({"Aliases": found})
+
+    LambdaResponse.list_aliases = respond_list_aliases
 
 
 # --- AWS::Lambda::Version: physical id and Ref are the version ARN ---------------------
@@ -430,6 +573,9 @@ def install() -> None:
 
     _patch_s3_object_version()
     _patch_versions()
+    _patch_version_numbers()
+    _patch_delete_function()
+    _patch_list_aliases()
     _patch_version_model()
     _patch_dlq_and_architectures()
     _patch_edge_settings()

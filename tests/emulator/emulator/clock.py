@@ -17,7 +17,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 # AWS seconds. CloudFormation's own work on a small stack, CloudFront's deployment of a distribution
-# change (what CloudFormation waits for too), an invalidation, a change set's computation.
+# change (what CloudFormation waits for too), an invalidation, a change set's computation, and how long
+# Lambda@Edge replicas outlive the last association of their version (CloudFront removes them hours
+# later; until then Lambda refuses to delete the version).
 DEFAULT_DURATIONS: dict[str, float] = {
     "stack_create": 60,
     "stack_update": 30,
@@ -26,6 +28,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "distribution_deploy": 300,
     "invalidation": 60,
     "change_set": 5,
+    "replica_delay": 10800,
 }
 
 DEFAULTS: dict[str, Any] = {

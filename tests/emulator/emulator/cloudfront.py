@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -231,6 +232,77 @@ def _patch_invalidations() -> None:
     inv_cls.status = property(get_status, lambda self, value: None)
 
 
+# --- Lambda@Edge replicas outlive their association -----------------------------------------
+# CloudFront copies every Lambda version a distribution associates to its edge locations, and
+# removes those replicas hours after the version's last association is gone (a distribution
+# updated to another version, or deleted); until then Lambda refuses to delete the version
+# (awslambda.py). moto has no replicas: any version could be deleted at once. Here the versions
+# associated now are read from the distributions themselves, and every association that
+# UpdateDistribution or DeleteDistribution removes records when it went. CloudFormation's changes
+# to a distribution (the model below, and its rollbacks) come through the same two calls, so both
+# paths count. A version is still replicated while a distribution associates it, and for
+# `replica_delay` × time_scale after its last association went.
+
+_released: dict[str, float] = {}  # version ARN -> when its last association went (clock.now())
+_released_lock = threading.Lock()
+
+
+def associated_arns(dist: Any) -> set[str]:
+    """The Lambda version ARNs a distribution associates, in any of its cache behaviors."""
+    config = dist.distribution_config
+    behaviors = [getattr(config, "DefaultCacheBehavior", None), *items_of(getattr(config, "CacheBehaviors", None))]
+    return {
+        association["LambdaFunctionARN"]
+        for behavior in behaviors if behavior is not None
+        for association in items_of(getattr(behavior, "lambda_function_associations", None))
+        if isinstance(association, dict) and association.get("LambdaFunctionARN")
+    }
+
+
+def _distributions() -> list[Any]:
+    backends = cf_models.cloudfront_backends
+    return [dist for account in list(backends.keys()) for partition in list(backends[account].keys())
+            for dist in list(backends[account][partition].distributions.values())]
+
+
+def replicated(version_arn: str) -> bool:
+    """Whether Lambda@Edge replicas of this version exist: a distribution associates it, or did
+    less than `replica_delay` (scaled) ago."""
+    if any(version_arn in associated_arns(dist) for dist in _distributions()):
+        return True
+    with _released_lock:
+        released = _released.get(version_arn)
+    return released is not None and clock.now() < released + clock.seconds("replica_delay")
+
+
+def _release(arns: set[str]) -> None:
+    at = clock.now()
+    with _released_lock:
+        for arn in arns:
+            _released[arn] = at
+
+
+def _patch_replicas() -> None:
+    backend_cls = cf_models.CloudFrontBackend
+    original_update = backend_cls.update_distribution
+    original_delete = backend_cls.delete_distribution
+
+    def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_match: Any) -> Any:
+        before = associated_arns(self.distributions[_id]) if _id in self.distributions else set()
+        result = original_update(self, dist_config, _id, if_match)
+        _release(before - associated_arns(result[0]))
+        return result
+
+    def delete_distribution(self: Any, distribution_id: str, if_match: Any) -> None:
+        dist = self.distributions.get(distribution_id)
+        before = associated_arns(dist) if dist is not None else set()
+        original_delete(self, distribution_id, if_match)
+        _release(before)
+
+    backend_cls.update_distribution = update_distribution
+    backend_cls.delete_distribution = delete_distribution
+
+
 # --- CloudFormation AWS::CloudFront::Distribution -------------------------------------------
 # moto has no CloudFormation model for distributions: it logs "No Moto CloudFormation support"
 # and creates nothing, so Ref and GetAtt resolve to nothing. This model drives moto's CloudFront
@@ -395,6 +467,8 @@ def _reset() -> None:
     from moto.moto_api import state_manager
 
     state_manager.register_default_transition(DISTRIBUTION_MODEL, dict(CLOCK_TRANSITION))
+    with _released_lock:
+        _released.clear()
 
 
 def install() -> None:
@@ -406,5 +480,6 @@ def install() -> None:
     _patch_update()
     _patch_caller_references()
     _patch_invalidations()
+    _patch_replicas()  # after _patch_update: a refused update or delete releases nothing
     _register_distribution_model()
     clock.on_reset(_reset)

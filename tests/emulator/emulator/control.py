@@ -17,7 +17,13 @@ Settings (defaults in clock.py):
                         the whole of a cancel), distribution_deploy 300 (a distribution after each
                         create or update; a stack operation that creates or updates one lasts that
                         much longer, as CloudFormation waits for CloudFront), invalidation 60,
-                        change_set 5.
+                        change_set 5, replica_delay 10800 (3 hours: a Lambda@Edge version that a
+                        distribution associates cannot be deleted, nor its function, until this long
+                        after its last association went, by UpdateDistribution, DeleteDistribution or
+                        a stack's change to its distribution: DeleteFunction fails with "... because
+                        it is a replicated function". Read at each DeleteFunction, so a change also
+                        applies to associations removed before it. CloudFormation's own deletes are
+                        not refused: a stack's DELETE_FAILED is fail_delete_stacks').
     s3_list_bucket      bool, true: HeadObject/GetObject of a missing key answer 404 as S3 does for
                         a caller allowed s3:ListBucket; false: 403 AccessDenied (HEAD: no body).
     fail_delete_stacks  list of stack names: DeleteStack of such a stack ends DELETE_FAILED, one of
@@ -27,10 +33,11 @@ Settings (defaults in clock.py):
 
 Durations are read when an operation starts: a change applies to the operations started after it.
 
-POST /moto-api/reset (moto's) also resets the emulator's own state: ClientRequestTokens, the
-settings (back to the launch-time values) and the clocks of what moto forgets. A transition set
-with /moto-api/state-manager/set-transition for cloudfront::distribution takes precedence over the
-time-based default (unset-transition goes back to it).
+POST /moto-api/reset (moto's) also resets the emulator's own state: ClientRequestTokens, when each
+Lambda@Edge version lost its last association, the settings (back to the launch-time values) and
+the clocks of what moto forgets. A transition set with /moto-api/state-manager/set-transition for
+cloudfront::distribution takes precedence over the time-based default (unset-transition goes back
+to it).
 
 Requests under /_emulator/ never reach moto.
 """
