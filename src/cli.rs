@@ -181,6 +181,9 @@ mod tests {
             "check-timeout" => "30s",
             "rollback-to" => "previous",
             "keep-versions" => "3",
+            "mode" => "plan",
+            "change-set-id" => "arn:aws:cloudformation:us-east-1:123456789012:changeSet/lambda-edge-deploy-1/0a1b",
+            "allow-drift" => "true",
             "prune-only" => "true",
             other => panic!("no sample value for input `{other}`: add one"),
         }
@@ -213,6 +216,11 @@ mod tests {
                 "rollback-to" => over.retain(|(k, _)| k != "INPUT_SOURCE"),
                 "wait" => over.retain(|(k, _)| k != "INPUT_CHECK_URL"),
                 "functions" => over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_FUNCTION_NAME"),
+                "mode" => over.retain(|(k, _)| k != "INPUT_CHECK_URL"),
+                "change-set-id" => {
+                    over.retain(|(k, _)| k != "INPUT_SOURCE");
+                    over.push(("INPUT_MODE".into(), "execute".into()));
+                }
                 "prune-only" => {
                     over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_CHECK_URL");
                     over.push(("INPUT_KEEP_VERSIONS".into(), "2".into()));

@@ -26,6 +26,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("functions", "each upload releases the one function its key names, and sets the stack parameter that holds that function's version"),
     ("template", "a file path means nothing in Lambda; use `template-url`"),
     ("rollback-to", "an upload always releases that upload; run the action with `rollback-to` instead"),
+    ("mode", "an upload is released as it lands; plan and approve with the action (`mode: plan`, then `mode: execute`)"),
+    ("change-set-id", "an upload is released as it lands, not through a reviewed change set"),
     ("prune-only", "an upload is a release; `keep-versions` prunes after it, and a scheduled run of the action prunes alone"),
     ("recreate-failed-stack", "the deployer releases into an existing stack only"),
     ("on-interrupt", "a Lambda invocation is never interrupted"),

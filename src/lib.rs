@@ -21,6 +21,7 @@
 
 pub mod artifact;
 pub mod aws;
+pub mod changeset;
 pub mod check;
 pub mod cli;
 pub mod deployer;

@@ -159,9 +159,9 @@ pub fn plan(settings: &Settings, mut found: Found) -> Result<Plan> {
             ));
             None
         }
-        (Mode::Prune, _) => {
+        (Mode::Prune | Mode::Execute(_), _) => {
             problems.push(Error::failed(
-                "a `prune-only` run reached the release plan",
+                "a `prune-only` or `mode: execute` run reached the release plan",
                 "This is a bug in lambda-edge-deploy: please report it with the log.",
             ));
             None
@@ -362,6 +362,20 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
     let mut units = Vec::new();
     let mut all_current = true;
     for ((spec, function), ff) in functions.into_iter().zip(found.functions.iter_mut()) {
+        if let Some(said) =
+            drift(settings, &st, &found.launched_versions, found.distribution.as_ref(), &spec, &function)
+        {
+            match settings.allow_drift {
+                true => warnings.push(format!("{said} (`allow-drift: true`: releasing anyway; the stack's version wins)")),
+                false => problems.push(Error::precondition(
+                    said,
+                    format!(
+                        "Someone changed the distribution outside stack {} (see UpdateDistribution in CloudTrail). Bring them back in line: release through the stack with `allow-drift: true` (the stack's version then replaces the other), or put that change into the template; then release as usual.",
+                        settings.stack_name
+                    ),
+                )),
+            }
+        }
         let live = live_version(&spec.parameter, &st, distribution, &function.arn, &ff.versions);
         let (object, version, current) = match (&settings.mode, ff.upload.take(), ff.package.take()) {
             (Mode::Object, Some(upload), _) => {
@@ -437,6 +451,42 @@ fn code_steps(
         },
     };
     (object, version, live_current && latest_current)
+}
+
+/// The drift guard: the distribution associates a version of the function other than the one the
+/// stack last set (its version parameter, or the version its first launch published), so someone
+/// changed it outside the stack, and the release would silently overwrite that change.
+fn drift(
+    settings: &Settings,
+    st: &StackInfo,
+    launched: &[String],
+    distribution: Option<&(String, DistributionInfo)>,
+    spec: &EdgeFunction,
+    function: &FunctionInfo,
+) -> Option<String> {
+    let (id, d) = distribution?;
+    let prefix = format!("{}:", function.arn);
+    let set: Vec<&str> = match st.parameter(&settings.first_launch_parameter) {
+        Some("true") => launched.iter().filter(|v| v.starts_with(&prefix)).map(String::as_str).collect(),
+        _ => st.parameter(&spec.parameter).filter(|v| v.starts_with(&prefix)).into_iter().collect(),
+    };
+    if set.is_empty() {
+        return None;
+    }
+    let other: Vec<String> = distribution::versions_of(d, &function.arn)
+        .into_iter()
+        .filter(|a| !set.contains(&a.arn.as_str()))
+        .map(|a| format!("{} at {} ({})", a.arn, a.event_type, a.behavior))
+        .collect();
+    (!other.is_empty()).then(|| {
+        format!(
+            "distribution {id} runs {}, but stack {} last set {} to {}",
+            other.join(", "),
+            settings.stack_name,
+            spec.name,
+            set.join(", ")
+        )
+    })
 }
 
 /// What a release would do, said without doing it.
@@ -1010,6 +1060,41 @@ mod tests {
         let mut found = uploaded(released(NEW));
         found.functions[0].function = None;
         assert!(refused(&s, found).contains("The zip's key names the function"));
+    }
+
+    #[test]
+    fn a_distribution_changed_outside_the_stack_is_refused_unless_drift_is_allowed() {
+        // (the stack's parameter, what the distribution runs, allow-drift) → refused / warned / quiet
+        let run = |param: &str, runs: u64, allow: bool| {
+            let mut found = released(NEW);
+            found.stack.as_mut().unwrap().parameters[1].1 = param.into();
+            found.distribution = Some(distribution(runs));
+            let s = settings(&[("INPUT_ALLOW-DRIFT", if allow { "true" } else { "false" })]);
+            plan(&s, found)
+        };
+        let said = match run(&format!("{FN}:2"), 1, false) {
+            Err(e) => format!("{e} / {}", e.help()),
+            Ok(p) => panic!("drift not refused: {p:?}"),
+        };
+        assert!(
+            said.contains(&format!(
+                "distribution E1 runs {FN}:1 at origin-request (default), but stack site last set edge to {FN}:2"
+            )),
+            "{said}"
+        );
+        assert!(said.contains("allow-drift: true"), "{said}");
+        let Ok(Plan::Update(u)) = run(&format!("{FN}:2"), 1, true) else { panic!("allow-drift goes on") };
+        assert!(u.warnings.iter().any(|w| w.contains("the stack's version wins")), "{:?}", u.warnings);
+        let Ok(Plan::Update(u)) = run(&format!("{FN}:2"), 2, false) else { panic!("in line") };
+        assert!(u.warnings.is_empty(), "{:?}", u.warnings);
+        // A parameter that names no version of the function (NONE before any release) says nothing.
+        assert!(matches!(run("NONE", 1, false), Ok(Plan::Update(_))));
+        // Until the first update, the stack set the version its first launch published.
+        let mut found = released(NEW);
+        found.stack.as_mut().unwrap().parameters.push(("FirstLaunch".into(), "true".into()));
+        found.launched_versions = vec![format!("{FN}:1")];
+        found.distribution = Some(distribution(2));
+        assert!(refused(&settings(&[]), found).contains("last set edge to"));
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("check-result", "What the check at the edge found: `passed`, `failed`, `rolled-back` or `skipped`."),
     out("pruned-versions", "Versions deleted by `keep-versions`, comma-separated numbers (`function-name:N` with `functions`)."),
     out("pending-versions", "Versions `keep-versions` would delete but CloudFront still replicates, left for a later run; same form."),
+    out("change-set-id", "With `mode: plan`: the ARN of the change set to review and execute (`mode: execute`, `change-set-id`); empty when there is nothing to change."),
+    out("change-set-name", "With `mode: plan`: the change set's name."),
+    out("has-changes", "With `mode: plan`: `true` when the change set changes the stack, else `false` (and no change set is left)."),
+    out("changes-count", "With `mode: plan`: how many resources the change set changes."),
+    out("changes-markdown", "With `mode: plan`: the change set as a Markdown table (parameters, then each resource change with before and after values), also in the job summary."),
     out("functions", "JSON array, one object per function released (`function-name`, `version-arn`, `version`, `code-sha256`, `s3-key`, `s3-version-id`, `changed`); with `functions`, the single-function outputs above are empty."),
 ];
 
@@ -58,6 +63,11 @@ pub struct Outputs {
     pub check_result: CheckResult,
     pub pruned_versions: String,
     pub pending_versions: String,
+    pub change_set_id: String,
+    pub change_set_name: String,
+    pub has_changes: String,
+    pub changes_count: String,
+    pub changes_markdown: String,
     /// Each function's own outputs, in the settings' order.
     pub functions: Vec<FunctionOutputs>,
     /// What the check saw, for the log and the summary.
@@ -282,6 +292,10 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
         }
         s.push('\n');
     }
+    if let Some(o) = outputs.filter(|o| !o.changes_markdown.is_empty()) {
+        s.push_str(&o.changes_markdown);
+        s.push('\n');
+    }
     if !timings.0.is_empty() {
         s.push_str("| Phase | Duration |\n|---|---|\n");
         for (phase, d) in &timings.0 {
@@ -382,7 +396,10 @@ mod tests {
         one.pruned(&[pruned("edge", &["3", "4"], &["2"])]);
         assert_eq!((one.pruned_versions.as_str(), one.pending_versions.as_str()), ("3,4", "2"));
         let s = summary("edge", Some(&one), &Timings::default(), None);
-        assert!(s.contains("| Pruned versions | 3,4 |") && s.contains("| Pending versions | 2 (still replicated"), "{s}");
+        assert!(
+            s.contains("| Pruned versions | 3,4 |") && s.contains("| Pending versions | 2 (still replicated"),
+            "{s}"
+        );
         let mut several = Outputs { several: true, ..Default::default() };
         several.pruned(&[pruned("viewer", &["1"], &[]), pruned("origin", &["2", "3"], &[])]);
         assert_eq!(several.pruned_versions, "viewer:1,origin:2,origin:3");

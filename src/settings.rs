@@ -74,6 +74,12 @@ pub struct Settings {
     /// `keep-versions`: prune after a successful release (or alone, `prune-only`), keeping this
     /// many of the newest versions besides those in use.
     pub keep_versions: Option<usize>,
+    /// `mode: plan`: everything a release does up to the stack update, which becomes a change set
+    /// to review.
+    pub plan: bool,
+    /// `allow-drift`: a distribution that runs another version than the stack last set is a
+    /// warning, not a refusal.
+    pub allow_drift: bool,
 }
 
 /// What a run releases, decided by the inputs.
@@ -88,6 +94,8 @@ pub enum Mode {
     Object,
     /// `prune-only`: no release; delete old versions by `keep-versions`.
     Prune,
+    /// `mode: execute`: execute the change set a plan created (its ARN), then verify as a release.
+    Execute(String),
 }
 
 impl Settings {
@@ -198,7 +206,94 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     if several && matches!(rollback_to, Some(RollbackTarget::Number(_) | RollbackTarget::Arn(_))) {
         p.push("rollback-to", "with `functions` takes `previous` (each function back to the version before its live one): a number or an ARN names a version of one function");
     }
+    let review = raw.mode.as_deref().map(str::trim).unwrap_or(default_of("mode")).to_owned();
+    let plan = review == "plan";
+    let change_set_id = raw.change_set_id.as_deref().map(str::trim).map(str::to_owned);
+    let execute = match (review.as_str(), change_set_id) {
+        ("execute", Some(id)) => {
+            // An ARN, or a name (with `stack-name`): a name holds no account id, so GitHub never
+            // masks it out of a job output.
+            let arn = id.starts_with("arn:") && id.contains(":changeSet/");
+            let name = id.len() <= 128
+                && id.starts_with(|c: char| c.is_ascii_alphabetic())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !arn && !name {
+                p.push("change-set-id", format!("`{id}` is not a change set ARN (arn:aws:cloudformation:us-east-1:ACCOUNT:changeSet/NAME/ID) or name (the `change-set-id` or `change-set-name` output of `mode: plan`)"));
+            }
+            Some(id)
+        }
+        ("execute", None) => {
+            p.push(
+                "change-set-id",
+                "is required with `mode: execute`: give the `change-set-id` output of the `mode: plan` run",
+            );
+            None
+        }
+        ("release" | "plan", Some(_)) => {
+            p.push("change-set-id", "means something only with `mode: execute`; remove it, or set `mode: execute`");
+            None
+        }
+        ("release" | "plan", None) => None,
+        (other, _) => {
+            p.push("mode", format!("expected `release`, `plan` or `execute`, got `{other}`"));
+            None
+        }
+    };
+    let allow_drift = p.boolean("allow-drift", raw.allow_drift.clone());
+    // A plan stops before anything serves the new version; an execute releases what was planned.
+    // What belongs to the other half, or to no change set, is refused rather than ignored.
+    let given_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if plan {
+        for (input, given, why) in [
+            (
+                "check-url",
+                raw.check_url.is_some(),
+                "the check runs with `mode: execute`, once the planned change is live",
+            ),
+            (
+                "invalidation-paths",
+                raw.invalidation_paths.is_some(),
+                "give it to the `mode: execute` run, which deploys the change",
+            ),
+            ("rollback-on-failure", given_true(&raw.rollback_on_failure), "nothing goes live in a plan"),
+            (
+                "keep-versions",
+                raw.keep_versions.is_some(),
+                "a plan releases nothing; prune with the `mode: execute` run",
+            ),
+            (
+                "dry-run",
+                given_true(&raw.dry_run),
+                "a plan writes (it publishes the version and creates the change set); `dry-run` writes nothing",
+            ),
+            ("prune-only", prune_only, "a plan releases, `prune-only` does not"),
+        ] {
+            if given {
+                p.push(input, format!("means nothing with `mode: plan`: {why}; remove it"));
+            }
+        }
+    }
+    if execute.is_some() {
+        for (input, given) in [
+            ("source", given_source),
+            ("template", raw.template.is_some()),
+            ("template-url", raw.template_url.is_some()),
+            ("parameters", raw.parameters.is_some()),
+            ("tags", raw.tags.is_some()),
+            ("force", given_true(&raw.force)),
+            ("rollback-to", rollback),
+            ("prune-only", prune_only),
+            ("dry-run", given_true(&raw.dry_run)),
+            ("recreate-failed-stack", given_true(&raw.recreate_failed_stack)),
+            ("rollback-on-failure", given_true(&raw.rollback_on_failure)),
+        ] {
+            if given {
+                p.push(input, "means nothing with `mode: execute`, which runs the change set exactly as planned; remove it (give it to the `mode: plan` run)");
+            }
+        }
+    }
     let mode = match rollback_to {
+        _ if execute.is_some() => Mode::Execute(execute.clone().unwrap_or_default()),
         _ if prune_only => Mode::Prune,
         Some(target) => Mode::Rollback(target),
         None if from_object => Mode::Object,
@@ -433,6 +528,8 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         check,
         rollback_on_failure,
         keep_versions,
+        plan,
+        allow_drift,
     })
 }
 
@@ -476,6 +573,10 @@ fn functions_of(p: &mut Problems, text: &str, mode: &Mode) -> Vec<EdgeFunction> 
             }
             (Mode::Rollback(_), Some(_)) => {
                 p.push("functions", format!("`{line}`: a source means nothing with `rollback-to`, which packages nothing; write `{parameter}={name}`"));
+                None
+            }
+            (Mode::Execute(_), Some(_)) => {
+                p.push("functions", format!("`{line}`: a source means nothing with `mode: execute`, which runs the planned change set; write `{parameter}={name}`"));
                 None
             }
             (Mode::Prune, Some(_)) => {
@@ -650,6 +751,65 @@ mod tests {
             ("INPUT_KEEP-VERSIONS", "2"),
         ]));
         assert!(p.iter().any(|p| p.problem.contains("a source means nothing with `prune-only`")), "{p:?}");
+    }
+
+    #[test]
+    fn plan_and_execute_take_what_their_half_needs_and_refuse_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        const ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/lambda-edge-deploy-1/0a1b";
+        let base =
+            [("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
+        let with = |more: &[(&str, &str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(more);
+            settings(&vars)
+        };
+        let s = with(&[("INPUT_SOURCE", d), ("INPUT_MODE", "plan")]).unwrap();
+        assert!(s.plan && s.mode == Mode::Release);
+        let s = with(&[("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", ID)]).unwrap();
+        assert_eq!(s.mode, Mode::Execute(ID.into()));
+        let s = with(&[("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", "lambda-edge-deploy-0a1b")]).unwrap();
+        assert_eq!(s.mode, Mode::Execute("lambda-edge-deploy-0a1b".into()));
+        assert!(!s.plan);
+        assert!(with(&[("INPUT_SOURCE", d), ("INPUT_ALLOW-DRIFT", "true")]).unwrap().allow_drift);
+        // (inputs, the input blamed, what the problem says)
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![("INPUT_SOURCE", d), ("INPUT_MODE", "apply")], "mode", "expected `release`, `plan` or `execute`"),
+            (vec![("INPUT_MODE", "execute")], "change-set-id", "is required with `mode: execute`"),
+            (
+                vec![("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", "my plan/1")],
+                "change-set-id",
+                "is not a change set ARN",
+            ),
+            (vec![("INPUT_SOURCE", d), ("INPUT_CHANGE-SET-ID", ID)], "change-set-id", "only with `mode: execute`"),
+            (
+                vec![("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", ID), ("INPUT_SOURCE", d)],
+                "source",
+                "means nothing with `mode: execute`",
+            ),
+            (
+                vec![("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", ID), ("INPUT_PARAMETERS", "A=1")],
+                "parameters",
+                "means nothing with `mode: execute`",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_MODE", "plan"), ("INPUT_CHECK-URL", "https://example.org/")],
+                "check-url",
+                "means nothing with `mode: plan`",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_MODE", "plan"), ("INPUT_DRY-RUN", "true")],
+                "dry-run",
+                "means nothing with `mode: plan`",
+            ),
+            (vec![("INPUT_SOURCE", d), ("INPUT_ALLOW-DRIFT", "maybe")], "allow-drift", "true"),
+        ];
+        for (more, input, says) in cases {
+            let p = problems(with(&more));
+            assert!(p.iter().any(|p| p.input == input && p.problem.contains(says)), "{more:?}: {p:?}");
+        }
     }
 
     #[test]

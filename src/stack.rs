@@ -114,7 +114,7 @@ pub fn new_token(operation: &str) -> String {
     format!("lambda-edge-deploy-{operation}-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn to_sdk(params: &[ParamValue]) -> Vec<Parameter> {
+pub(crate) fn to_sdk(params: &[ParamValue]) -> Vec<Parameter> {
     params
         .iter()
         .map(|p| match p {

@@ -81,7 +81,7 @@ async fn an_unknown_flag_or_input_exits_2_naming_the_closest_and_changes_nothing
         (&["--stack-nam", "x"], &[], "--stack-name"),
         (&["release"], &[], "release"),
         (&[], &[("INPUT_DRY_RUNN", "true")], "dry-run"),
-        (&[], &[("INPUT_MODE", "plan")], "INPUT_MODE"),
+        (&[], &[("INPUT_VERBOSE", "true")], "INPUT_VERBOSE"),
     ];
     for (args, vars, named) in cases {
         let r = run_args(&world.env(vars), world.src.path(), args);

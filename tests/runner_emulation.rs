@@ -254,8 +254,17 @@ async fn describe_stack(c: &common::Clients) -> (String, String) {
 async fn check_outputs(c: &common::Clients, r: &common::Run, files: &FileCommands, first_launch: bool) {
     let outputs = files.outputs();
     let declared = action().outputs;
-    // Empty unless pruning deleted or deferred a version (tests/prune.rs checks them).
-    let empty_here = ["pruned-versions", "pending-versions"];
+    // Empty unless pruning deleted or deferred a version (tests/prune.rs checks them), or the run is
+    // a plan (tests/review.rs).
+    let empty_here = [
+        "pruned-versions",
+        "pending-versions",
+        "change-set-id",
+        "change-set-name",
+        "has-changes",
+        "changes-count",
+        "changes-markdown",
+    ];
     for name in &declared {
         let value =
             outputs.get(name).unwrap_or_else(|| panic!("output `{name}` was not set; GITHUB_OUTPUT: {outputs:?}"));

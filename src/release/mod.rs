@@ -6,6 +6,7 @@
 //! object and version, and the one stack update of a release or a rollback; `verify.rs`: CloudFront,
 //! the invalidation and the check at the edge (with `rollback-on-failure`).
 
+mod review;
 mod update;
 mod verify;
 
@@ -70,6 +71,17 @@ pub async fn run(
     out.mirror();
     if settings.mode == Mode::Prune {
         return prune_only(settings, clients, phases, out).await;
+    }
+    if let Mode::Execute(id) = &settings.mode {
+        let mut release = Release { settings, clients, poll, phases, out, done: Done::default() };
+        release.execute_change_set(id).await?;
+        if let Some(newest) = settings.keep_versions {
+            release.phases.start("Prune");
+            let pruned = prune::prune(settings, clients, newest, &[], false).await;
+            release.out.pruned(&pruned);
+        }
+        release.phases.end();
+        return Ok(());
     }
     phases.start("Preflight");
     let found = preflight::look_up(settings, clients, poll, stop, upload).await?;
@@ -202,6 +214,9 @@ impl Release<'_> {
         let object_versions: Vec<Option<String>> = objects.iter().map(|o| Some(o.version_id.clone())).collect();
         let fill = Fill::launch(&s.functions, &object_versions);
         let params = parameters::parameters(s, &summary, None, &fill)?;
+        if s.plan {
+            return self.plan_change_set(None, &template, &params).await;
+        }
         let since = since_now();
         let token = stack::new_token("create");
         let stack_id = stack::create(&c.cloudformation, s, &template, &params, &token).await?;
@@ -219,8 +234,18 @@ impl Release<'_> {
         }
         self.wait_stack(&stack_id, Operation::Create, since, &token).await?;
 
+        let infos = self.read_launched(&stack_id).await?;
+        let distribution = preflight::find_distribution(s, c, Some(&stack_id)).await?.map(|(id, _)| id);
+        self.settle_distribution(distribution.as_deref(), &infos).await?;
+        self.check(None).await
+    }
+
+    /// After a first launch: each function, and the version the stack published of it (its
+    /// `AWS::Lambda::Version`), into the outputs.
+    async fn read_launched(&mut self, stack_id: &str) -> Result<Vec<FunctionInfo>> {
+        let (s, c) = (self.settings, self.clients);
         let functions = join_all(s.functions.iter().map(|f| function::get(&c.lambda, &f.name))).await;
-        let published: Vec<String> = stack::resources_of_type(&c.cloudformation, &stack_id, preflight::VERSION_TYPE)
+        let published: Vec<String> = stack::resources_of_type(&c.cloudformation, stack_id, preflight::VERSION_TYPE)
             .await?
             .into_iter()
             .map(|(_, physical)| physical)
@@ -252,9 +277,7 @@ impl Release<'_> {
             }
             infos.push(function);
         }
-        let distribution = preflight::find_distribution(s, c, Some(&stack_id)).await?.map(|(id, _)| id);
-        self.settle_distribution(distribution.as_deref(), &infos).await?;
-        self.check(None).await
+        Ok(infos)
     }
 
     /// Waits for a stack operation, recording it as in flight for an interruption to report; the

@@ -84,6 +84,15 @@ impl Release<'_> {
             }
         }
 
+        if s.plan {
+            if !plan.update_stack {
+                self.plan_nothing();
+                return Ok(());
+            }
+            let fill = plan.fill(&versions, &objects);
+            let params = parameters::parameters(s, &plan.summary, Some(&plan.stack), &fill)?;
+            return self.plan_change_set(Some(&plan.stack), &plan.template, &params).await;
+        }
         if plan.update_stack {
             let fill = plan.fill(&versions, &objects);
             self.repoint(&plan, &plan.template, &fill).await?;

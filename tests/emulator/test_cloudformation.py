@@ -1,13 +1,17 @@
 """CloudFormation in the emulator: operations take time and happen in AWS's order, what AWS refuses
-meanwhile is refused, failed updates and cancellations really revert the resources, and
-ClientRequestToken makes a retry safe."""
+meanwhile is refused, failed updates and cancellations really revert the resources,
+ClientRequestToken makes a retry safe, and change sets list, execute and go as AWS's do."""
 
 from __future__ import annotations
 
+import json
 import time
 import unittest
+from typing import Any
 
-from emutest import BUCKET, FUNCTION, KEY, TEMPLATE, EmulatorTestCase, params
+from emutest import BUCKET, FUNCTION, KEY, REPO, TEMPLATE, EmulatorTestCase, params
+
+MULTI = (REPO / "examples" / "multi" / "template.yaml").read_text()
 
 
 class Operations(EmulatorTestCase):
@@ -288,14 +292,42 @@ class ReviewAndChangeSets(EmulatorTestCase):
     def test_a_change_set_without_changes_fails(self) -> None:
         self.configure(time_scale=0)
         self.create_site()
+        self.configure(time_scale=0.002, durations={"change_set": 100})
         previous = [{"ParameterKey": k, "UsePreviousValue": True}
                     for k in ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]
         created = self.cfn.create_change_set(StackName="site", ChangeSetName="nothing", ChangeSetType="UPDATE",
                                              UsePreviousTemplate=True, Parameters=previous,
                                              Capabilities=["CAPABILITY_IAM"])
         described = self.cfn.describe_change_set(ChangeSetName=created["Id"])
-        self.assertEqual((described["Status"], described["ExecutionStatus"]), ("FAILED", "UNAVAILABLE"))
-        self.assertIn("didn't contain changes", described["StatusReason"])
+        self.assertEqual((described["Status"], described["ExecutionStatus"]), ("CREATE_IN_PROGRESS", "UNAVAILABLE"))
+        self.until("the change set", lambda: self.cfn.describe_change_set(ChangeSetName=created["Id"])["Status"] != "CREATE_IN_PROGRESS")
+        described = self.cfn.describe_change_set(ChangeSetName=created["Id"], IncludePropertyValues=True)
+        self.assertEqual((described["Status"], described["ExecutionStatus"], described["StatusReason"], described["Changes"]), (
+            "FAILED", "UNAVAILABLE",
+            "The submitted information didn't contain changes. Submit different information to create a change set.", []))
+        status, code, message = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=created["Id"]))
+        self.assertEqual((status, code, message), (
+            400, "InvalidChangeSetStatus", f"ChangeSet [{created['Id']}] cannot be executed in its current status of [FAILED]"))
+        self.assertEqual(self.status(), "CREATE_COMPLETE")
+
+    def test_a_second_create_change_set_joins_the_stack_under_review(self) -> None:
+        self.configure(time_scale=0)
+        version = self.upload("one")
+        request = dict(StackName="review", ChangeSetType="CREATE", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"])
+        first = self.cfn.create_change_set(ChangeSetName="first", Parameters=self.site_parameters("none"), **request)
+        second = self.cfn.create_change_set(ChangeSetName="second", Parameters=self.site_parameters(version), **request)
+        self.assertEqual(first["StackId"], second["StackId"])
+        self.assertEqual([s["ChangeSetName"] for s in self.cfn.list_change_sets(StackName="review")["Summaries"]],
+                         ["first", "second"])
+        described = self.cfn.describe_change_set(ChangeSetName=second["Id"], IncludePropertyValues=True)
+        self.assertEqual([(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"], c["ResourceChange"]["Details"])
+                          for c in described["Changes"]],
+                         [("Add", logical, []) for logical in ("EdgeFunctionRole", "EdgeFunction", "EdgeFunctionVersion", "Distribution")])
+        version_context = json.loads(described["Changes"][2]["ResourceChange"]["AfterContext"])
+        self.assertEqual(version_context["Properties"]["FunctionName"], KNOWN_AFTER_APPLY, "the function is not made yet")
+        self.cfn.execute_change_set(ChangeSetName="second", StackName="review")
+        self.assertEqual(self.settle("review")[-1], "CREATE_COMPLETE")
+        self.assertEqual([s["ChangeSetName"] for s in self.cfn.list_change_sets(StackName="review")["Summaries"]], ["second"])
 
     def test_executing_a_create_change_set_creates_the_stack_over_time(self) -> None:
         self.configure(time_scale=0.002)
@@ -313,6 +345,316 @@ class ReviewAndChangeSets(EmulatorTestCase):
         self.assertIn("VersionArn", {o["OutputKey"] for o in stack.get("Outputs", [])})
         self.assertEqual(self.events(token="execute-1")[-1], ("site", "CREATE_COMPLETE", ""))
         self.assertEqual(self.events()[0][:2], ("site", "REVIEW_IN_PROGRESS"))
+
+
+class ChangeSetTestCase(EmulatorTestCase):
+    def resource_changes(self, change_set: str, values: bool = True) -> list[dict[str, Any]]:
+        """The change set's ResourceChanges (without BeforeContext/AfterContext)."""
+        described = self.cfn.describe_change_set(ChangeSetName=change_set, IncludePropertyValues=values)
+        self.assertEqual(described["Status"], "CREATE_COMPLETE")
+        return [{k: v for k, v in c["ResourceChange"].items() if not k.endswith("Context")} for c in described["Changes"]]
+
+    def stack_parameter(self, key: str, name: str = "site") -> str:
+        stack = self.cfn.describe_stacks(StackName=name)["Stacks"][0]
+        return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}[key]
+
+    def plan(self, name: str, **request: Any) -> str:
+        """CreateChangeSet (UPDATE) with `request`; the change set's ARN."""
+        return self.cfn.create_change_set(ChangeSetName=name, ChangeSetType="UPDATE", **request)["Id"]
+
+
+def target(name: str, path: str, before: str | None, after: str | None, recreation: str = "Never",
+           change: str = "Modify") -> dict[str, str]:
+    found = {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation, "Path": path}
+    if before is not None:
+        found["BeforeValue"] = before
+    if after is not None:
+        found["AfterValue"] = after
+    found["AttributeChangeType"] = change
+    return found
+
+
+def caused(of: dict[str, str], source: str | None = None, entity: str | None = None) -> list[dict[str, Any]]:
+    """Details of one change: a direct modification (Static, or Dynamic when its new value is only
+    known once applied), or through a reference: Dynamic/DirectModification and Static/`source`."""
+    if source is None:
+        evaluation = "Dynamic" if of.get("AfterValue") == KNOWN_AFTER_APPLY else "Static"
+        return [{"Target": of, "Evaluation": evaluation, "ChangeSource": "DirectModification"}]
+    return [{"Target": of, "Evaluation": "Dynamic", "ChangeSource": "DirectModification"},
+            {"Target": of, "Evaluation": "Static", "ChangeSource": source, "CausingEntity": entity}]
+
+
+ASSOCIATION = "/Properties/DistributionConfig/DefaultCacheBehavior/LambdaFunctionAssociations/{}/LambdaFunctionARN"
+KNOWN_AFTER_APPLY = "{{changeSet:KNOWN_AFTER_APPLY}}"
+
+
+class ChangeSetContents(ChangeSetTestCase):
+    """What DescribeChangeSet lists: each resource the change set adds, removes or modifies, and
+    why, with the property values before and after when asked (IncludePropertyValues)."""
+
+    def test_a_release_lists_what_its_parameters_change_with_values_before_and_after(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        first_object = self.stack_parameter("ArtifactObjectVersion")
+        dist = self.distribution_id()
+        _, [v1] = self.distribution(dist)
+        object_version, v2 = self.publish("two")
+        plan = self.plan("release-2", **self.release_request(object_version, v2))
+
+        code = target("Code", "/Properties/Code/S3ObjectVersion", first_object, object_version)
+        association = target("DistributionConfig", ASSOCIATION.format(0), v1, v2)
+        self.assertEqual(self.resource_changes(plan), [
+            {"Action": "Modify", "LogicalResourceId": "EdgeFunction", "PhysicalResourceId": FUNCTION,
+             "ResourceType": "AWS::Lambda::Function", "Replacement": "False", "Scope": ["Properties"],
+             "Details": caused(code, "ParameterReference", "ArtifactObjectVersion")},
+            # FirstLaunch true -> false: the Fn::If takes its other branch, a direct modification.
+            {"Action": "Modify", "LogicalResourceId": "Distribution", "PhysicalResourceId": dist,
+             "ResourceType": "AWS::CloudFront::Distribution", "Replacement": "False", "Scope": ["Properties"],
+             "Details": caused(association)},
+        ])
+        described = self.cfn.describe_change_set(ChangeSetName=plan, IncludePropertyValues=True)
+        contexts = [json.loads(described["Changes"][1]["ResourceChange"][k]) for k in ("BeforeContext", "AfterContext")]
+        self.assertEqual([c["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]["LambdaFunctionAssociations"]
+                          for c in contexts], [[{"EventType": "origin-request", "IncludeBody": "false", "LambdaFunctionARN": v}]
+                                               for v in (v1, v2)])
+        self.assertEqual({p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}["OriginDomainName"],
+                         "example.com", "the parameters the execution will use, defaults included")
+
+        # Without IncludePropertyValues: no Path, values or contexts, one detail per cause.
+        plain = self.cfn.describe_change_set(ChangeSetName="release-2", StackName="site")["Changes"]
+        self.assertNotIn("BeforeContext", plain[0]["ResourceChange"])
+        short = {"Attribute": "Properties", "Name": "Code", "RequiresRecreation": "Never"}
+        self.assertEqual([c["ResourceChange"]["Details"] for c in plain], [
+            caused(short, "ParameterReference", "ArtifactObjectVersion"),
+            caused({"Attribute": "Properties", "Name": "DistributionConfig", "RequiresRecreation": "Never"})])
+
+        # The next release: FirstLaunch stays false and only LambdaVersion changes.
+        self.cfn.execute_change_set(ChangeSetName=plan)
+        self.assertEqual(self.settle()[-1], "UPDATE_COMPLETE")
+        _, v3 = self.publish("three")
+        plan = self.plan("release-3", **self.release_request(object_version, v3))
+        association = target("DistributionConfig", ASSOCIATION.format(0), v2, v3)
+        self.assertEqual(self.resource_changes(plan), [
+            {"Action": "Modify", "LogicalResourceId": "Distribution", "PhysicalResourceId": dist,
+             "ResourceType": "AWS::CloudFront::Distribution", "Replacement": "False", "Scope": ["Properties"],
+             "Details": caused(association, "ParameterReference", "LambdaVersion")}])
+
+    def test_a_change_that_replaces_a_resource_says_so_and_what_follows_from_it(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        first_object = self.stack_parameter("ArtifactObjectVersion")
+        _, [v1] = self.distribution(self.distribution_id())
+        # AWS::Lambda::Function's FunctionName: "Update requires: Replacement".
+        plan = self.plan("rename", StackName="site", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                         Parameters=self.site_parameters(first_object, function="renamed"))
+        function, version, distribution = self.resource_changes(plan)
+        self.assertEqual({k: function[k] for k in ("LogicalResourceId", "Replacement", "PolicyAction", "Details")}, {
+            "LogicalResourceId": "EdgeFunction", "Replacement": "True", "PolicyAction": "ReplaceAndDelete",
+            "Details": caused(target("FunctionName", "/Properties/FunctionName", FUNCTION, "renamed", "Always"),
+                              "ParameterReference", "FunctionName")})
+        # The version names the replaced function (any change to a version replaces it), and the
+        # distribution associates the replaced version: new values known once applied.
+        self.assertEqual({k: version[k] for k in ("LogicalResourceId", "PhysicalResourceId", "Replacement", "Details")}, {
+            "LogicalResourceId": "EdgeFunctionVersion", "PhysicalResourceId": v1, "Replacement": "True",
+            "Details": caused(target("FunctionName", "/Properties/FunctionName", FUNCTION, KNOWN_AFTER_APPLY, "Always"),
+                              "ResourceReference", "EdgeFunction")})
+        self.assertEqual({k: distribution[k] for k in ("LogicalResourceId", "Replacement", "Details")}, {
+            "LogicalResourceId": "Distribution", "Replacement": "False",
+            "Details": caused(target("DistributionConfig", ASSOCIATION.format(0), v1, KNOWN_AFTER_APPLY),
+                              "ResourceReference", "EdgeFunctionVersion")})
+        self.assertNotIn("PolicyAction", distribution)
+
+    def test_template_changes_add_remove_and_modify_resources(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        first_object = self.stack_parameter("ArtifactObjectVersion")
+        dist = self.distribution_id()
+        _, [v1] = self.distribution(dist)
+        role = self.cfn.describe_stack_resource(StackName="site", LogicalResourceId="EdgeFunctionRole")
+        role_arn = self.iam.get_role(RoleName=role["StackResourceDetail"]["PhysicalResourceId"])["Role"]["Arn"]
+        edited = (TEMPLATE
+                  .replace("    Type: AWS::IAM::Role\n    Properties:\n", "    Type: AWS::IAM::Role\n    Properties:\n      Path: /edge/\n")
+                  .replace("  EdgeFunctionVersion:\n", "  ReleaseVersion:\n")
+                  .replace("!If [FirstLaunch, !Ref EdgeFunctionVersion, !Ref LambdaVersion]", "!Ref ReleaseVersion")
+                  .replace("Value: !Ref EdgeFunctionVersion", "Value: !Ref ReleaseVersion"))
+        plan = self.plan("edit", StackName="site", TemplateBody=edited, Capabilities=["CAPABILITY_IAM"],
+                         Parameters=self.site_parameters(first_object))
+        self.assertEqual(self.resource_changes(plan), [
+            # AWS::IAM::Role's Path: "Update requires: Replacement"; the function's Role follows.
+            {"Action": "Modify", "LogicalResourceId": "EdgeFunctionRole", "PhysicalResourceId": role["StackResourceDetail"]["PhysicalResourceId"],
+             "ResourceType": "AWS::IAM::Role", "Replacement": "True", "PolicyAction": "ReplaceAndDelete", "Scope": ["Properties"],
+             "Details": caused(target("Path", "/Properties/Path", None, "/edge/", "Always", "Add"))},
+            {"Action": "Modify", "LogicalResourceId": "EdgeFunction", "PhysicalResourceId": FUNCTION,
+             "ResourceType": "AWS::Lambda::Function", "Replacement": "False", "Scope": ["Properties"],
+             "Details": caused(target("Role", "/Properties/Role", role_arn, KNOWN_AFTER_APPLY),
+                               "ResourceAttribute", "EdgeFunctionRole.Arn")},
+            {"Action": "Add", "LogicalResourceId": "ReleaseVersion", "ResourceType": "AWS::Lambda::Version",
+             "Scope": [], "Details": []},
+            {"Action": "Modify", "LogicalResourceId": "Distribution", "PhysicalResourceId": dist,
+             "ResourceType": "AWS::CloudFront::Distribution", "Replacement": "False", "Scope": ["Properties"],
+             "Details": caused(target("DistributionConfig", ASSOCIATION.format(0), v1, KNOWN_AFTER_APPLY))},
+            {"PolicyAction": "Delete", "Action": "Remove", "LogicalResourceId": "EdgeFunctionVersion", "PhysicalResourceId": v1,
+             "ResourceType": "AWS::Lambda::Version", "Scope": [], "Details": []},
+        ])
+
+    def test_the_two_function_template_lists_each_association(self) -> None:
+        self.configure(time_scale=0)
+        object_version = self.upload("one")
+        names = {"Viewer": "viewer-fn", "Origin": "origin-fn"}
+        parameters = params(ArtifactBucket=BUCKET, **{f"{base}FunctionName": name for base, name in names.items()},
+                            **{f"{base}ArtifactKey": KEY for base in names},
+                            **{f"{base}ObjectVersion": object_version for base in names})
+        self.cfn.create_stack(StackName="multi", TemplateBody=MULTI, Capabilities=["CAPABILITY_IAM"], Parameters=parameters)
+        self.assertEqual(self.settle("multi")[-1], "CREATE_COMPLETE")
+        dist = self.distribution_id()
+        first = [a["LambdaFunctionARN"] for a in self.cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"][
+            "DefaultCacheBehavior"]["LambdaFunctionAssociations"]["Items"]]
+
+        def publish(base: str, marker: str) -> str:
+            version = self.upload(marker)
+            self.lam.update_function_code(FunctionName=names[base], S3Bucket=BUCKET, S3Key=KEY, S3ObjectVersion=version)
+            return self.lam.publish_version(FunctionName=names[base])["FunctionArn"]
+
+        second = {f"{base}Version": publish(base, f"{base}-two") for base in names}
+        request = dict(StackName="multi", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"])
+        plan = self.plan("both", Parameters=parameters + params(FirstLaunch="false", **second), **request)
+        [distribution] = self.resource_changes(plan)
+        self.assertEqual(distribution["Details"],
+                         caused(target("DistributionConfig", ASSOCIATION.format(0), first[0], second["ViewerVersion"]))
+                         + caused(target("DistributionConfig", ASSOCIATION.format(1), first[1], second["OriginVersion"])))
+        self.cfn.execute_change_set(ChangeSetName=plan)
+        self.assertEqual(self.settle("multi")[-1], "UPDATE_COMPLETE")
+
+        third = publish("Origin", "origin-three")
+        plan = self.plan("origin", Parameters=parameters + params(FirstLaunch="false", ViewerVersion=second["ViewerVersion"],
+                                                                  OriginVersion=third), **request)
+        [distribution] = self.resource_changes(plan)
+        self.assertEqual(distribution["Details"], caused(
+            target("DistributionConfig", ASSOCIATION.format(1), second["OriginVersion"], third),
+            "ParameterReference", "OriginVersion"))
+
+
+class ChangeSetLifecycle(ChangeSetTestCase):
+    """Finding, listing, executing and deleting change sets, as CloudFormation allows it."""
+
+    def test_found_by_arn_alone_or_by_name_with_its_stack_and_deleted_by_arn(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        object_version, v2 = self.publish("two")
+        plan = self.plan("release", **self.release_request(object_version, v2))
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=plan)["ChangeSetName"], "release")
+        stack_id = self.cfn.describe_stacks(StackName="site")["Stacks"][0]["StackId"]
+        for stack in ("site", stack_id):
+            self.assertEqual(self.cfn.describe_change_set(ChangeSetName="release", StackName=stack)["ChangeSetId"], plan)
+        status, code, message = self.error_code(lambda: self.cfn.describe_change_set(ChangeSetName="release"))
+        self.assertEqual((status, code, message), (
+            400, "ValidationError", "StackName must be specified if ChangeSetName is not specified as an ARN."))
+        status, code, message = self.error_code(lambda: self.cfn.describe_change_set(ChangeSetName="other", StackName="site"))
+        self.assertEqual((status, code, message), (404, "ChangeSetNotFound", "ChangeSet [other] does not exist"))
+
+        self.cfn.delete_change_set(ChangeSetName=plan)
+        status, code, message = self.error_code(lambda: self.cfn.describe_change_set(ChangeSetName=plan))
+        self.assertEqual((status, code, message), (404, "ChangeSetNotFound", f"ChangeSet [{plan}] does not exist"))
+        _, code, _ = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=plan))
+        self.assertEqual(code, "ChangeSetNotFound")
+        self.cfn.delete_change_set(ChangeSetName="release", StackName="site")  # a name the stack has not: fine
+        _, code, _ = self.error_code(lambda: self.cfn.delete_change_set(ChangeSetName="release", StackName="nowhere"))
+        self.assertEqual(code, "ValidationError")
+
+        # Not while it is being created; and the stack's change sets go with the stack.
+        self.configure(time_scale=0.002, durations={"change_set": 1000})
+        computing = self.plan("computing", **self.release_request(object_version, v2))
+        status, code, message = self.error_code(lambda: self.cfn.delete_change_set(ChangeSetName=computing))
+        self.assertEqual((status, code, message), (
+            400, "InvalidChangeSetStatus",
+            "An operation on this ChangeSet is currently in progress. Please attempt this operation again later."))
+        self.configure(time_scale=0)
+        self.cfn.delete_stack(StackName="site")
+        _, code, _ = self.error_code(lambda: self.cfn.describe_change_set(ChangeSetName=computing))
+        self.assertEqual(code, "ChangeSetNotFound")
+
+    def test_list_change_sets_lists_the_stack_named(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        self.create_site("other", function="other-fn")
+        site_object = self.stack_parameter("ArtifactObjectVersion")
+        other_object = self.stack_parameter("ArtifactObjectVersion", "other")
+        mine = self.plan("mine", StackName="site", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                         Parameters=self.site_parameters(site_object, OriginDomainName="example.org"))
+        theirs = self.plan("theirs", StackName="other", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                           Parameters=self.site_parameters(other_object, "other-fn", OriginDomainName="example.org"))
+        stack_id = self.cfn.describe_stacks(StackName="other")["Stacks"][0]["StackId"]
+        for stack, expected in (("site", [mine]), ("other", [theirs]), (stack_id, [theirs])):
+            summaries = self.cfn.list_change_sets(StackName=stack)["Summaries"]
+            self.assertEqual([s["ChangeSetId"] for s in summaries], expected)
+        self.assertEqual({k: summaries[0][k] for k in ("StackName", "ChangeSetName", "Status", "ExecutionStatus")}, {
+            "StackName": "other", "ChangeSetName": "theirs", "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"})
+        _, code, _ = self.error_code(lambda: self.cfn.list_change_sets(StackName="nowhere"))
+        self.assertEqual(code, "ValidationError")
+
+    def test_executing_takes_an_update_s_time_carries_its_token_and_happens_once(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        dist = self.distribution_id()
+        object_version, v2 = self.publish("two")
+        plan = self.plan("release", **self.release_request(object_version, v2))
+        self.configure(time_scale=0.01, durations={"distribution_deploy": 100})
+        self.cfn.execute_change_set(ChangeSetName=plan, ClientRequestToken="execute-1")
+        self.assertEqual(self.status(), "UPDATE_IN_PROGRESS")
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=plan)["ExecutionStatus"], "EXECUTE_IN_PROGRESS")
+        self.assertEqual(self.distribution(dist), ("InProgress", [v2]))
+        seen = self.settle()
+        self.assertEqual(seen[0], "UPDATE_IN_PROGRESS")
+        self.assertEqual(seen[-2:], ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"])
+        self.assertEqual(self.distribution(dist), ("Deployed", [v2]), "the update waited for the distribution")
+        described = self.cfn.describe_change_set(ChangeSetName=plan)
+        self.assertEqual((described["Status"], described["ExecutionStatus"]), ("CREATE_COMPLETE", "EXECUTE_COMPLETE"))
+        events = self.events(token="execute-1")
+        self.assertEqual(events[0], ("site", "UPDATE_IN_PROGRESS", "User Initiated"))
+        self.assertEqual(events[-1], ("site", "UPDATE_COMPLETE", ""))
+        self.assertIn(("Distribution", "UPDATE_COMPLETE", ""), events)
+
+        count = len(self.events())
+        self.cfn.execute_change_set(ChangeSetName=plan, ClientRequestToken="execute-1")  # a retry: answered, nothing runs
+        self.assertEqual(len(self.events()), count)
+        status, code, message = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=plan))
+        self.assertEqual((status, code, message), (
+            400, "InvalidChangeSetStatus", f"ChangeSet [{plan}] cannot be executed in its current execution status of [EXECUTE_COMPLETE]"))
+        self.assertEqual((self.status(), len(self.events())), ("UPDATE_COMPLETE", count))
+
+    def test_an_execution_that_fails_is_execute_failed(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        _, v2 = self.publish("two")
+        plan = self.plan("broken", **self.release_request("does-not-exist", v2))
+        self.cfn.execute_change_set(ChangeSetName=plan)
+        self.assertEqual(self.status(), "UPDATE_ROLLBACK_COMPLETE")
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=plan)["ExecutionStatus"], "EXECUTE_FAILED")
+        _, code, _ = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=plan))
+        self.assertEqual(code, "InvalidChangeSetStatus")
+
+    def test_executing_one_deletes_the_others_and_an_update_makes_them_obsolete(self) -> None:
+        self.configure(time_scale=0)
+        self.create_site()
+        object_version, v2 = self.publish("two")
+        _, v3 = self.publish("three")
+        chosen = self.plan("two", **self.release_request(object_version, v2))
+        other = self.plan("three", **self.release_request(object_version, v3))
+        self.cfn.execute_change_set(ChangeSetName="two", StackName="site")
+        # "When you execute a change set, CloudFormation deletes all other change sets associated
+        # with the stack" (ExecuteChangeSet).
+        self.assertEqual([s["ChangeSetId"] for s in self.cfn.list_change_sets(StackName="site")["Summaries"]], [chosen])
+        _, code, _ = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=other))
+        self.assertEqual(code, "ChangeSetNotFound")
+
+        stale = self.plan("stale", **self.release_request(object_version, v3))
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=stale)["ExecutionStatus"], "AVAILABLE")
+        self.cfn.update_stack(**self.release_request(object_version, v3))
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=stale)["ExecutionStatus"], "OBSOLETE")
+        status, code, message = self.error_code(lambda: self.cfn.execute_change_set(ChangeSetName=stale))
+        self.assertEqual((status, code, message), (
+            400, "InvalidChangeSetStatus", f"ChangeSet [{stale}] cannot be executed in its current execution status of [OBSOLETE]"))
+        self.assertEqual(self.cfn.describe_change_set(ChangeSetName=chosen)["ExecutionStatus"], "EXECUTE_COMPLETE")
 
 
 class DeleteFailed(EmulatorTestCase):

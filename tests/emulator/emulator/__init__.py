@@ -11,7 +11,12 @@ comes with the AWS behaviour it reproduces. By service:
     cloudformation.py  operations that take time, in AWS's order, with real rollbacks;
                        what CloudFormation refuses meanwhile; ClientRequestToken idempotency;
                        UpdateStack's parameters and "No updates"; parameter validation;
-                       change sets; DELETE_FAILED on demand
+                       change sets (computed over time, executed once, ExecuteChangeSet's
+                       token and timeline, the others deleted or OBSOLETE, found by ARN,
+                       listed per stack, FAILED without changes); DELETE_FAILED on demand
+    changesets.py      what a change set lists: Add/Remove/Modify with Replacement, Scope and
+                       Details (ParameterReference, ResourceReference, DirectModification, ...),
+                       and with IncludePropertyValues each changed property's Path and values
     templates.py       TemplateURL read as CloudFormation reads it (path-style, virtual-hosted,
                        versionId); capabilities required, and listed by GetTemplateSummary
     awslambda.py       S3ObjectVersion; RevisionId and PublishVersion's preconditions; version

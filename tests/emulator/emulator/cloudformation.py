@@ -19,7 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import clock
+from . import changesets, clock
+from .awslambda import replicated_function_message
 
 log = logging.getLogger("emulator")
 
@@ -897,15 +898,97 @@ def _patch_reads() -> None:
 # computes a change set for a while (CREATE_IN_PROGRESS, ExecutionStatus UNAVAILABLE, then
 # CREATE_COMPLETE/AVAILABLE after `change_set`), refuses to execute it before
 # (InvalidChangeSetStatus), executes it as the matching stack operation (EXECUTE_IN_PROGRESS,
-# then EXECUTE_COMPLETE or EXECUTE_FAILED), and makes the stack's other change sets OBSOLETE.
+# then EXECUTE_COMPLETE or EXECUTE_FAILED; the stack's events carry ExecuteChangeSet's
+# ClientRequestToken and the update waits for the distribution it changes, as UpdateStack's),
+# and refuses to execute it again (InvalidChangeSetStatus, HTTP 400: "ChangeSet [arn] cannot be
+# executed in its current execution status of [EXECUTE_COMPLETE]"; moto ran it twice).
+# ExecuteChangeSet "deletes all other change sets associated with the stack because they aren't
+# valid for the updated stack" (API reference, ExecuteChangeSet); an UpdateStack leaves them
+# ExecutionStatus OBSOLETE ("the stack was already updated", DescribeChangeSet), which cannot be
+# executed; moto did neither. DeleteStack takes the stack's change sets with it.
 # A stack made by a CREATE change set stays REVIEW_IN_PROGRESS until one is executed; a second
 # CREATE change set on it is allowed, on any other existing stack it is refused.
+#
+# Finding a change set (DescribeChangeSet, ExecuteChangeSet, DeleteChangeSet): by its ARN alone,
+# or by name with StackName (name or id); a name without StackName is a ValidationError
+# ("StackName must be specified if ChangeSetName is not specified as an ARN."), one that is not
+# there ChangeSetNotFound (HTTP 404, "ChangeSet [x] does not exist"). moto looked names up across
+# all stacks, answered a missing one with "Stack with id x does not exist", and failed with a 500
+# on a DeleteChangeSet by a name it did not know. DeleteChangeSet of a name the stack does not
+# have succeeds (its API reference lists no ChangeSetNotFound), and is refused while the change
+# set is being created or executed (InvalidChangeSetStatus, "An operation on this ChangeSet is
+# currently in progress. Please attempt this operation again later.").
+# ListChangeSets lists the change sets of StackName only (moto listed every stack's).
+#
+# What a change set lists (DescribeChangeSet's Changes, with or without IncludePropertyValues)
+# is changesets.py's plan of the stack as it was when the change set was created, shown once the
+# change set is CREATE_COMPLETE. Parameters are the values the execution will use, defaults
+# included.
+
+_IN_PROGRESS_MESSAGE = "An operation on this ChangeSet is currently in progress. Please attempt this operation again later."
+
+
+def _pseudo_parameters(stack: Any) -> dict[str, Any]:
+    return {"AWS::StackName": stack.name, "AWS::StackId": stack.stack_id, "AWS::Region": stack.region_name,
+            "AWS::AccountId": stack.account_id, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NotificationARNs": list(getattr(stack, "notification_arns", None) or [])}
+
+
+def _plan_change_set(stack: Any, change_set: Any) -> list[dict[str, Any]]:
+    """The Changes of `change_set` against `stack` as it is now (its resources as deployed)."""
+    parsed = stack.resource_map._parsed_resources if stack.template_dict else {}
+
+    def live_ref(logical_id: str) -> Any:
+        resource = parsed.get(logical_id)
+        return getattr(resource, "physical_resource_id", None) or changesets.KNOWN_AFTER_APPLY
+
+    def live_attribute(logical_id: str, attribute: str) -> Any:
+        resource = parsed.get(logical_id)
+        try:
+            return resource.get_cfn_attribute(attribute)
+        except Exception:
+            return changesets.KNOWN_AFTER_APPLY
+
+    old_template = stack.template_dict or {}
+    new_template = change_set.template_dict or {}
+    before = changesets.Side(old_template, _effective_parameters(old_template, stack.parameters or {}))
+    after = changesets.Side(new_template, _effective_parameters(new_template, change_set.parameters or {}))
+    try:
+        return changesets.plan(before, after, _pseudo_parameters(stack), live_ref, live_attribute)
+    except Exception:  # a template the planner cannot read: moto's own list, Action and ids only
+        log.exception("change set %s: planning its changes failed", change_set.change_set_name)
+        return [{"Action": c.action, "LogicalResourceId": c.logical_resource_id, "ResourceType": c.resource_type,
+                 "Scope": [], "Details": []} for c in change_set.changes]
+
+
+class _Described:
+    """A change set as DescribeChangeSet answers it: moto's model, with the emulator's Changes
+    (as asked: with or without property values), the effective Parameters, Capabilities and
+    Tags in the API's shape."""
+
+    def __init__(self, change_set: Any, include_property_values: bool) -> None:
+        self._change_set = change_set
+        ready = change_set.status == "CREATE_COMPLETE"
+        self.changes = changesets.view(change_set.__dict__.get("emulator_changes") or [], include_property_values) if ready else []
+        template = change_set.template_dict or {}
+        self.parameters = _effective_parameters(template, change_set.parameters or {})
+        self.capabilities = change_set.__dict__.get("emulator_capabilities") or []
+        self.tags = [{"Key": k, "Value": v} for k, v in (change_set.tags or {}).items()]
+        self.include_nested_stacks = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._change_set, name)
+
 
 def _patch_change_sets() -> None:
     from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+    from moto.core.responses import ActionResult, EmptyResult
 
     class InvalidChangeSetStatus(CloudFormationError):
         code = "InvalidChangeSetStatus"
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"  # ChangeSetNotFoundException in the API model: HTTP 404
 
     cs_cls = cfn_models.ChangeSet
     original_init = cs_cls.__init__
@@ -952,26 +1035,44 @@ def _patch_change_sets() -> None:
                 raise ValidationError(message=(
                     f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}]."))
             if existing is not None:
-                # Another change set for the stack under review: moto would make a second stack.
-                change_set_id, stack_id = original_create(
-                    self, stack_name, change_set_name, template, parameters, description, "UPDATE", *args, **kwargs)
-                self.change_sets[change_set_id].change_set_type = change_set_type
-                return change_set_id, stack_id
+                # Another change set for the stack under review: moto would make a second stack
+                # (and its UPDATE path fails on the template-less stack).
+                from moto.cloudformation.utils import generate_changeset_id
+
+                change_set_id = generate_changeset_id(change_set_name, self.region_name, self.account_id)
+                change_set = cfn_models.ChangeSet(
+                    change_set_type=change_set_type, change_set_id=change_set_id, change_set_name=change_set_name,
+                    stack=existing, template=template, parameters=parameters, description=description, **kwargs)
+                change_set.status, change_set.execution_status = "CREATE_COMPLETE", "AVAILABLE"
+                change_set.emulator_changes = _plan_change_set(existing, change_set)
+                self.change_sets[change_set_id] = change_set
+                return change_set_id, existing.stack_id
         else:
             stack = next((s for s in self.stacks.values() if s.name == stack_name), None)
             if stack is not None and stack.status not in UPDATABLE:
                 raise _not_updatable(stack)
-        return original_create(self, stack_name, change_set_name, template, parameters, description,
-                               change_set_type, *args, **kwargs)
+        change_set_id, stack_id = original_create(self, stack_name, change_set_name, template, parameters, description,
+                                                  change_set_type, *args, **kwargs)
+        change_set = self.change_sets[change_set_id]
+        change_set.emulator_changes = _plan_change_set(change_set.stack, change_set)
+        return change_set_id, stack_id
 
     def find_change_set(self: Any, change_set_name: str, stack_name: str | None) -> Any:
-        if change_set_name in self.change_sets:
-            return self.change_sets[change_set_name]
+        if (change_set_name or "").startswith("arn:"):
+            if change_set_name in self.change_sets:
+                return self.change_sets[change_set_name]
+            raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
+        if not stack_name:
+            raise ValidationError(message="StackName must be specified if ChangeSetName is not specified as an ARN.")
         for change_set in self.change_sets.values():
-            if change_set.change_set_name == change_set_name and (
-                    not stack_name or stack_name in (change_set.stack_name, change_set.stack_id)):
+            if change_set.change_set_name == change_set_name and stack_name in (change_set.stack_name, change_set.stack_id):
                 return change_set
-        raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist")
+        raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
+
+    def forget_change_sets(self: Any, stack_id: str, keep: Any = None) -> None:
+        for change_set_id, change_set in list(self.change_sets.items()):
+            if change_set.stack_id == stack_id and change_set is not keep:
+                del self.change_sets[change_set_id]
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = find_change_set(self, change_set_name, stack_name)
@@ -988,6 +1089,7 @@ def _patch_change_sets() -> None:
             raise InvalidChangeSetStatus(
                 f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current execution status of "
                 f"[{change_set.execution_status}]")
+        forget_change_sets(self, stack.stack_id, keep=change_set)
         op = current()
         if op is not None:
             op.bind(stack)
@@ -1014,6 +1116,7 @@ def _patch_change_sets() -> None:
     backend_cls.create_change_set = create_change_set
     backend_cls.execute_change_set = execute_change_set
     backend_cls.emulator_find_change_set = find_change_set
+    backend_cls.emulator_forget_change_sets = forget_change_sets
 
     # An UPDATE change set that changes nothing is made, and FAILED: "The submitted information
     # didn't contain changes." (UpdateStack's "No updates are to be performed." is for UpdateStack.)
@@ -1024,14 +1127,50 @@ def _patch_change_sets() -> None:
         self.emulator_change_set, self.emulator_no_changes = True, False
         with _lock:
             result = original_respond(self)
+        change_set = self.cloudformation_backend.change_sets[result.result["Id"]]
+        change_set.emulator_capabilities = list(self._get_param("Capabilities", []) or [])
         if self.emulator_no_changes:
-            change_set = self.cloudformation_backend.change_sets[result.result["Id"]]
             change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
             change_set.status_reason = (
                 "The submitted information didn't contain changes. Submit different information to create a change set.")
+            change_set.emulator_changes = []
         return result
 
+    def describe_change_set(self: Any) -> Any:
+        change_set = self.cloudformation_backend.emulator_find_change_set(
+            self._get_param("ChangeSetName"), self._get_param("StackName"))
+        return ActionResult(_Described(change_set, bool(self._get_bool_param("IncludePropertyValues", False))))
+
+    def list_change_sets(self: Any) -> Any:
+        name = self._get_param("StackName")
+        if not name:
+            raise ValidationError(message=(
+                "1 validation error detected: Value null at 'stackName' failed to satisfy constraint: "
+                "Member must not be null"))
+        stack = self.cloudformation_backend.get_stack(name)
+        summaries = [c for c in self.cloudformation_backend.change_sets.values() if c.stack_id == stack.stack_id]
+        return ActionResult({"Summaries": summaries})
+
+    def delete_change_set(self: Any) -> Any:
+        backend = self.cloudformation_backend
+        name, stack_name = self._get_param("ChangeSetName"), self._get_param("StackName")
+        with _lock:
+            try:
+                change_set = backend.emulator_find_change_set(name, stack_name)
+            except ChangeSetNotFound:
+                if name.startswith("arn:"):
+                    raise
+                backend.get_stack(stack_name)  # a stack that does not exist is a ValidationError
+                return EmptyResult()
+            if change_set.status == "CREATE_IN_PROGRESS" or change_set.execution_status == "EXECUTE_IN_PROGRESS":
+                raise InvalidChangeSetStatus(_IN_PROGRESS_MESSAGE)
+            del backend.change_sets[change_set.change_set_id]
+        return EmptyResult()
+
     response_cls.create_change_set = respond_create_change_set
+    response_cls.describe_change_set = describe_change_set
+    response_cls.list_change_sets = list_change_sets
+    response_cls.delete_change_set = delete_change_set
 
 
 # --- Idempotency: ClientRequestToken -----------------------------------------------------
@@ -1132,7 +1271,7 @@ def _remember(response: Any, action: str, refs: set[str], result: dict[str, Any]
 # --- The API calls: each is one operation on the timeline -----------------------------------
 
 def _patch_operations() -> None:
-    from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
+    from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
     from moto.core.responses import EmptyResult
 
     response_cls = cfn_responses.CloudFormationResponse
@@ -1203,6 +1342,8 @@ def _patch_operations() -> None:
                     else:
                         backend.delete_stack(stack.stack_id)
                 _finish(op)
+                if op.failure is None:  # the stack's change sets go with it
+                    backend.emulator_forget_change_sets(stack.stack_id)
             _remember(self, "DeleteStack", refs, None)
             return EmptyResult()
 
@@ -1212,7 +1353,7 @@ def _patch_operations() -> None:
             try:
                 change_set = backend.emulator_find_change_set(self._get_param("ChangeSetName"), self._get_param("StackName"))
                 ref = change_set.stack_id
-            except ValidationError:
+            except CloudFormationError:  # ChangeSetNotFound, or a name without StackName
                 ref = self._get_param("StackName")
             replay = _replay(self, "ExecuteChangeSet", ref)
             if replay is not None:
@@ -1313,8 +1454,7 @@ def _fail_delete(stack: Any, op: Operation) -> None:
         logical_id, resource_type = victim.logical_resource_id, victim.cf_resource_type
         physical = str(getattr(victim, "physical_resource_id", "") or "")
     if resource_type == "AWS::Lambda::Version":
-        message = (f"Lambda was unable to delete {physical} because it is a replicated function. Please see our "
-                   "documentation for Deleting Lambda@Edge Functions and Replicas.")
+        message = replicated_function_message(physical)
     else:
         message = f"The resource {physical or logical_id} could not be deleted (emulator setting fail_delete_stacks)."
     failure = Action(logical_id, resource_type, "DELETE", False, _handler_reason(Exception(message)), physical)
