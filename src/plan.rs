@@ -1098,6 +1098,85 @@ mod tests {
     }
 
     #[test]
+    fn several_functions_publish_only_the_changed_one_and_the_first_update_releases_all() {
+        let dir = std::env::temp_dir().display().to_string();
+        let functions = format!("ViewerVersion=viewer:{dir}\nOriginVersion=origin:{dir}");
+        let s = settings(&[("INPUT_FUNCTION-NAME", ""), ("INPUT_SOURCE", ""), ("INPUT_FUNCTIONS", &functions)]);
+        const V: &str = "arn:aws:lambda:us-east-1:123456789012:function:viewer";
+        const O: &str = "arn:aws:lambda:us-east-1:123456789012:function:origin";
+        let of = |f: &str, n: u64, sha: &str| FunctionInfo {
+            arn: format!("{f}:{n}"),
+            version: n.to_string(),
+            code_sha256: sha.into(),
+            ..Default::default()
+        };
+        let function = |f: &str, package: &str, live_sha: &str| FunctionFound {
+            package: Some(Package::stub(package, 100)),
+            function: Some(FunctionInfo {
+                arn: f.into(),
+                version: "$LATEST".into(),
+                code_sha256: live_sha.into(),
+                ..Default::default()
+            }),
+            versions: vec![of(f, 1, live_sha)],
+            object: Some(object()),
+            ..Default::default()
+        };
+        let mut summary = summary();
+        summary
+            .parameters
+            .extend(["ViewerVersion", "OriginVersion"].map(|k| (k.to_string(), Some("NONE".to_string()))));
+        let found = |first_launch: &str| Found {
+            stack: Some(StackInfo {
+                id: "arn:aws:cloudformation:us-east-1:123456789012:stack/site/1".into(),
+                status: StackStatus::new("UPDATE_COMPLETE"),
+                parameters: vec![
+                    ("FirstLaunch".into(), first_launch.into()),
+                    ("ViewerVersion".into(), format!("{V}:1")),
+                    ("OriginVersion".into(), format!("{O}:1")),
+                ],
+                tags: Vec::new(),
+            }),
+            summary: Some(summary.clone()),
+            launched_versions: if first_launch == "true" {
+                vec![format!("{V}:1"), format!("{O}:1")]
+            } else {
+                Vec::new()
+            },
+            functions: vec![function(V, NEW, OLD), function(O, OLD, OLD)],
+            ..Default::default()
+        };
+        let u = update(&s, found("false"));
+        assert!(matches!(u.units[0].version, VersionStep::Publish { update_code: true }), "{:?}", u.units[0].version);
+        assert!(
+            matches!(&u.units[1].version, VersionStep::Existing(v) if v.arn == format!("{O}:1")),
+            "{:?}",
+            u.units[1].version
+        );
+        assert!(u.units[1].unchanged() && !u.units[0].unchanged());
+        assert!(u.update_stack);
+        assert_eq!(
+            u.units.iter().map(|u| u.spec.parameter.as_str()).collect::<Vec<_>>(),
+            ["ViewerVersion", "OriginVersion"]
+        );
+
+        // Before its first update the stack runs the versions it launched: releasing one alone is refused.
+        let viewer_only = settings(&[
+            ("INPUT_FUNCTION-NAME", ""),
+            ("INPUT_SOURCE", ""),
+            ("INPUT_FUNCTIONS", &format!("ViewerVersion=viewer:{dir}")),
+        ]);
+        let mut one = found("true");
+        one.functions.truncate(1);
+        let said = refused(&viewer_only, one);
+        assert!(
+            said.contains("must release them all") && said.contains(&format!("Not released here: {O}:1")),
+            "{said}"
+        );
+        assert!(matches!(plan(&s, found("true")), Ok(Plan::Update(_))), "all of them: fine");
+    }
+
+    #[test]
     fn a_large_viewer_function_is_warned_about() {
         let mut found = released(NEW);
         found.functions[0].package = Some(Package::stub(NEW, 2 * 1024 * 1024));
