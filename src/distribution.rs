@@ -35,6 +35,8 @@ pub struct DistributionInfo {
     /// When its configuration last changed: an invalidation made since then has cleared what the
     /// current configuration's versions may have left cached.
     pub last_modified: Option<aws_smithy_types::DateTime>,
+    /// A staging distribution of continuous deployment: viewers reach it only through its primary.
+    pub staging: bool,
 }
 
 pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
@@ -79,6 +81,7 @@ pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
         associations,
         behaviors,
         last_modified: d.map(|d| *d.last_modified_time()),
+        staging: d.and_then(|d| d.distribution_config()).and_then(|c| c.staging()).unwrap_or(false),
     })
 }
 

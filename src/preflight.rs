@@ -291,10 +291,27 @@ pub async fn find_distribution(
                 [] => return Ok(None),
                 [(_, id)] => id.clone(),
                 many => {
+                    // Continuous deployment: the staging distribution serves viewers only through
+                    // its primary, which is the one to wait for and verify.
+                    let mut serving = Vec::new();
+                    for (_, id) in many {
+                        let info = distribution::get(&clients.cloudfront, id).await?;
+                        if !info.staging {
+                            serving.push((id.clone(), info));
+                        }
+                    }
+                    if serving.len() == 1 {
+                        return Ok(serving.pop());
+                    }
                     return Err(Error::precondition(
-                        format!("stack {} has {} distributions", settings.stack_name, many.len()),
+                        format!(
+                            "stack {} has {} distributions that serve viewers ({})",
+                            settings.stack_name,
+                            serving.len(),
+                            serving.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
                         "Set `distribution-id` to the one that runs the function.",
-                    ))
+                    ));
                 }
             }
         }

@@ -98,7 +98,12 @@ fn dockerfile_passes_hadolint() {
 fn example_templates_pass_cfn_lint() {
     lint(
         &tool("cfn-lint"),
-        &["examples/template.yaml", "examples/s3-trigger/template.yaml", "examples/multi/template.yaml"],
+        &[
+            "examples/template.yaml",
+            "examples/s3-trigger/template.yaml",
+            "examples/multi/template.yaml",
+            "examples/staged/template.yaml",
+        ],
     );
 }
 

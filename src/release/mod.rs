@@ -235,7 +235,17 @@ impl Release<'_> {
         self.wait_stack(&stack_id, Operation::Create, since, &token).await?;
 
         let infos = self.read_launched(&stack_id).await?;
-        let distribution = preflight::find_distribution(s, c, Some(&stack_id)).await?.map(|(id, _)| id);
+        // After the stack was created, a distribution it cannot choose is a failure (exit 1), not a
+        // precondition: something was changed.
+        let distribution = preflight::find_distribution(s, c, Some(&stack_id))
+            .await
+            .map_err(|e| match e {
+                Error::Precondition { what, fix } => {
+                    Error::failed(format!("stack {} was created, but {what}", s.stack_name), fix)
+                }
+                e => e,
+            })?
+            .map(|(id, _)| id);
         self.settle_distribution(distribution.as_deref(), &infos).await?;
         self.check(None).await
     }

@@ -15,7 +15,23 @@ associated Lambda versions' code, and the invalidations.
 Every answer made by a function version says which one made it: `X-Edge-Release` (the code's release
 marker: `release` from a `release.json` in the zip, else `const RELEASE = '...'` in `index.js`) and
 `X-Edge-Function-Version` (the version ARN). `X-Cache` says `Hit from cloudfront` or `Miss from
-cloudfront` as CloudFront does. `GET /_edge/log` on the edge's own port lists every request served.
+cloudfront` as CloudFront does. `X-Edge-Distribution` names the distribution whose configuration
+answered: the primary's own id, or its staging distribution's under continuous deployment (below).
+`GET /_edge/log` on the edge's own port lists every request served.
+
+Continuous deployment (DG "Use CloudFront continuous deployment to safely test CDN configuration
+changes", here DG-CD): viewers send every request to the primary distribution, never to a staging
+distribution directly (start_edge refuses one), and CloudFront routes some of them to the staging
+distribution named by the primary's continuous deployment policy, as the policy was when the
+primary's configuration last deployed. With the policy enabled: SingleHeader sends the requests
+whose header (named case-insensitively) has exactly the policy's value; SingleWeight sends a share
+equal to the weight, deterministically: of the requests this edge has routed by weight, the n-th
+goes to staging when floor(n × weight) > floor((n - 1) × weight) (0.1: the 10th, 20th, ...). A
+disabled policy, no TrafficConfig, or a staging distribution that is gone sends everything to the
+primary. The staging distribution answers from its own deployed configuration (its associated
+versions) and its own cache: "The primary and staging distributions don't share a cache". Not
+reproduced: session stickiness (its cookie) and CloudFront sending everything to the primary at
+peak times.
 
 Sources, cited where used: pages of the CloudFront Developer Guide (DG) and API reference, and the
 project's notes in ../shared/reference from the repository root (aws-semantics.md, lambda-edge.md).
@@ -23,14 +39,17 @@ project's notes in ../shared/reference from the repository root (aws-semantics.m
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import math
 import re
 import threading
 import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from fractions import Fraction
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
@@ -330,30 +349,51 @@ def _invalidation_covers(invalidation_path: str, url: str) -> bool:
     return url == invalidation_path
 
 
-# The configuration each distribution last had while Deployed. DG "Update a distribution": a change
-# takes minutes to reach the edges, and the status is Deployed once it has; until then this edge
-# serves the previous configuration (the strict case: real edges switch one by one).
-_deployed_configs: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Serving:
+    """What the edges run for a distribution: its configuration, and (a primary's) continuous
+    deployment policy configuration as it deployed with it (DG-CD: a policy change takes effect
+    when the primary's configuration deploys)."""
+
+    config: Any
+    policy: dict[str, Any] | None
+
+
+def _policy_config(backend: Any, config: Any) -> dict[str, Any] | None:
+    """A copy of the configuration of the policy `config` attaches (the emulator's continuous.py
+    keeps policies on moto's backend), or None."""
+    policy_id = getattr(config, "ContinuousDeploymentPolicyId", "") or ""
+    policy = getattr(backend, "__dict__", {}).get("emulator_policies", {}).get(policy_id) if policy_id else None
+    return copy.deepcopy(policy.config) if policy is not None else None
+
+
+# What each distribution last had while Deployed. DG "Update a distribution": a change takes
+# minutes to reach the edges, and the status is Deployed once it has; until then this edge serves
+# the previous configuration (the strict case: real edges switch one by one).
+_deployed_configs: dict[str, Serving] = {}
 _deployed_lock = threading.Lock()
 _installed = False
 
 
-def _serving_config(distribution_id: str, dist: Any) -> Any:
+def _serving(distribution_id: str, dist: Any, backend: Any) -> Serving:
     with _deployed_lock:
+        config = dist.distribution_config
         if dist.status == "Deployed":  # a moto ManagedState: reading it lets time advance it
-            _deployed_configs[distribution_id] = dist.distribution_config
+            _deployed_configs[distribution_id] = Serving(config, _policy_config(backend, config))
+        found = _deployed_configs.get(distribution_id)
         # Never seen Deployed: the current configuration is all there is.
-        return _deployed_configs.get(distribution_id, dist.distribution_config)
+        return found if found is not None else Serving(config, _policy_config(backend, config))
 
 
 def install() -> None:
-    """Remembers, at each UpdateDistribution, the configuration being replaced if it was Deployed.
+    """Remembers, at each UpdateDistribution (and each UpdateContinuousDeploymentPolicy, which
+    redeploys the primaries that attach the policy), what was being served if it was Deployed.
 
     moto's status only moves when read, so without this a configuration that was deployed while no
     edge request came would be missed: a release between two checks. UpdateDistribution replaces
     `distribution_config` with a new object (moto's update_distribution), so keeping the old one by
-    reference is a snapshot. Idempotent; start_edge() calls it, and the emulator may call it at
-    start-up so that updates before the first edge are seen too.
+    reference is a snapshot; a policy's configuration is copied. Idempotent; start_edge() calls
+    it, and the emulator may call it at start-up so that updates before the first edge are seen too.
     """
     global _installed
     from moto.cloudfront.models import CloudFrontBackend
@@ -367,10 +407,34 @@ def install() -> None:
     def update_distribution(self: Any, *args: Any, **kwargs: Any) -> Any:
         dist_id = kwargs.get("_id", args[1] if len(args) > 1 else None)
         if isinstance(dist_id, str) and dist_id in self.distributions:
-            _serving_config(dist_id, self.distributions[dist_id])
+            _serving(dist_id, self.distributions[dist_id], self)
         return original(self, *args, **kwargs)
 
     CloudFrontBackend.update_distribution = update_distribution  # type: ignore[method-assign]
+
+    original_policy_update = getattr(CloudFrontBackend, "update_continuous_deployment_policy", None)
+    if original_policy_update is not None:
+        def update_continuous_deployment_policy(self: Any, policy_id: str, *args: Any, **kwargs: Any) -> Any:
+            for dist_id, dist in list(self.distributions.items()):
+                if getattr(dist.distribution_config, "ContinuousDeploymentPolicyId", "") == policy_id:
+                    _serving(dist_id, dist, self)
+            return original_policy_update(self, policy_id, *args, **kwargs)
+
+        CloudFrontBackend.update_continuous_deployment_policy = (  # type: ignore[attr-defined]
+            update_continuous_deployment_policy)
+
+
+def _is_staging(dist: Any) -> bool:
+    return str(getattr(dist.distribution_config, "Staging", False)).lower() == "true"
+
+
+def _staging_of(policy: dict[str, Any] | None, backend: Any) -> Any:
+    """The staging distribution the policy names, if it still exists."""
+    names = _items((policy or {}).get("StagingDistributionDnsNames"))
+    for dist in list(backend.distributions.values()) if names else []:
+        if dist.domain_name == names[0] and _is_staging(dist):
+            return dist
+    return None
 
 
 # --- The edge ---------------------------------------------------------------------------------
@@ -386,8 +450,10 @@ class CacheEntry:
 class Edge:
     def __init__(self, distribution_id: str) -> None:
         self.distribution_id = distribution_id
-        self.lock = threading.Lock()  # guards cache and log; requests arrive on many threads
-        self.cache: dict[str, CacheEntry] = {}
+        self.lock = threading.Lock()  # guards caches, log and counter; requests arrive on many threads
+        self.cache: dict[str, CacheEntry] = {}  # the primary's; a staging distribution has its own
+        self.caches: dict[str, dict[str, CacheEntry]] = {distribution_id: self.cache}
+        self.weighted = 0  # requests routed by a SingleWeight policy so far
         self.log: list[dict[str, Any]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
@@ -406,20 +472,52 @@ class Edge:
         url = urlsplit(target)
         path, query = url.path or "/", url.query
         with self.lock:
-            response, cache = self._serve(method, path, query, headers)
+            response, cache, served = self._route(method, path, query, headers)
+            response = Response(response.status, {**response.headers, "X-Edge-Distribution": served}, response.body,
+                                response.release, response.version)
             self.log.append({
                 "path": path, "query": query, "cache": cache, "status": response.status,
-                "release": response.release, "version": response.version,
+                "release": response.release, "version": response.version, "distribution": served,
             })
         return response
 
-    def _serve(self, method: str, path: str, query: str, headers: Any) -> tuple[Response, str]:
+    def _route(self, method: str, path: str, query: str, headers: Any) -> tuple[Response, str, str]:
+        """The answer, Hit/Miss, and the id of the distribution that answered (DG-CD routing)."""
         found = _find_distribution(self.distribution_id)
         if found is None:
             message = f"The distribution {self.distribution_id} does not exist."
-            return _error_page(404, message, "Error from cloudfront"), "Miss"
+            return _error_page(404, message, "Error from cloudfront"), "Miss", self.distribution_id
         dist, backend = found
-        behavior = select_behavior(_serving_config(self.distribution_id, dist), path)
+        serving = _serving(self.distribution_id, dist, backend)
+        staging = self._to_staging(serving.policy, backend, headers)
+        if staging is not None:
+            dist, serving = staging, _serving(staging.distribution_id, staging, backend)
+        response, cache = self._serve(dist.distribution_id, dist, backend, serving.config,
+                                      method, path, query, headers)
+        return response, cache, dist.distribution_id
+
+    def _to_staging(self, policy: dict[str, Any] | None, backend: Any, headers: Any) -> Any:
+        """The staging distribution that answers this request, or None for the primary."""
+        if not policy or not policy.get("Enabled"):
+            return None
+        staging = _staging_of(policy, backend)
+        traffic = policy.get("TrafficConfig") or {}
+        if staging is None:
+            return None
+        if traffic.get("Type") == "SingleHeader":
+            single = traffic.get("SingleHeaderConfig") or {}
+            value = headers.get(single.get("Header") or "") if single.get("Header") else None
+            return staging if value is not None and value == single.get("Value") else None
+        if traffic.get("Type") == "SingleWeight":
+            weight = Fraction(str((traffic.get("SingleWeightConfig") or {}).get("Weight", 0)))
+            self.weighted += 1
+            n = self.weighted
+            return staging if math.floor(n * weight) > math.floor((n - 1) * weight) else None
+        return None
+
+    def _serve(self, dist_id: str, dist: Any, backend: Any, config: Any, method: str, path: str, query: str,
+               headers: Any) -> tuple[Response, str]:
+        behavior = select_behavior(config, path)
         allowed = getattr(getattr(behavior, "allowed_methods", None), "items", None) or ["GET", "HEAD"]
         if method not in allowed:
             return _error_page(403, "This distribution is not configured to allow the HTTP request method that was "
@@ -444,15 +542,16 @@ class Edge:
         key = cache_key(policy, path, query, headers)
         cacheable = method in ("GET", "HEAD")  # DG: CloudFront caches GET and HEAD responses only
         now = time.time()
-        entry = self.cache.get(key) if cacheable else None
-        if entry is not None and (entry.expires_at <= now or self._invalidated(entry, backend, now)):
-            del self.cache[key]
+        cache = self.caches.setdefault(dist_id, {})  # DG-CD: primary and staging don't share a cache
+        entry = cache.get(key) if cacheable else None
+        if entry is not None and (entry.expires_at <= now or self._invalidated(dist_id, entry, backend, now)):
+            del cache[key]
             entry = None
         if entry is not None:
             response = Response(entry.response.status, dict(entry.response.headers), entry.response.body,
                                 entry.response.release, entry.response.version)
             response.headers.update({"X-Cache": "Hit from cloudfront", "Age": str(int(now - entry.stored_at))})
-            cache = "Hit"
+            outcome = "Hit"
         else:
             try:
                 response = self._origin(functions)
@@ -460,8 +559,8 @@ class Edge:
                 return _function_error(error), "Miss"
             ttl = self._ttl(policy, response.status, dist)
             if cacheable and ttl > 0:
-                self.cache[key] = CacheEntry(response, cached_url(policy, path, query), now, now + ttl)
-            cache = "Miss"
+                cache[key] = CacheEntry(response, cached_url(policy, path, query), now, now + ttl)
+            outcome = "Miss"
 
         if viewer_fn is not None:
             response = response.stamped(viewer_fn)
@@ -471,8 +570,8 @@ class Edge:
             try:
                 response = response.stamped(load_function(functions["viewer-response"]))
             except FunctionError as error:
-                return _function_error(error), cache
-        return response, cache
+                return _function_error(error), outcome
+        return response, outcome
 
     @staticmethod
     def _origin(functions: dict[str, str]) -> Response:
@@ -500,9 +599,10 @@ class Edge:
             return ERROR_CACHING_TTL
         return policy.default_ttl
 
-    def _invalidated(self, entry: CacheEntry, backend: Any, now: float) -> bool:
+    @staticmethod
+    def _invalidated(dist_id: str, entry: CacheEntry, backend: Any, now: float) -> bool:
         # An invalidation removes what was cached before it was created, once it has completed.
-        for invalidation in list(backend.invalidations.get(self.distribution_id, [])):
+        for invalidation in list(backend.invalidations.get(dist_id, [])):
             if (
                 _epoch(invalidation.create_time) > entry.stored_at
                 and _completed(invalidation, now)
@@ -550,10 +650,15 @@ _edges: dict[str, Edge] = {}
 _edges_lock = threading.Lock()
 
 
+class StagingDistributionError(ValueError):
+    """start_edge was asked for a staging distribution, which viewers never reach directly."""
+
+
 def start_edge(distribution_id: str) -> str:
     """Starts the edge of a distribution (once per process) and returns its base URL.
 
-    Raises KeyError if moto has no such distribution, so that a caller can answer 404.
+    Raises KeyError if moto has no such distribution, so that a caller can answer 404, and
+    StagingDistributionError (a ValueError) for a staging distribution.
     """
     install()
     with _edges_lock:
@@ -562,7 +667,12 @@ def start_edge(distribution_id: str) -> str:
         found = _find_distribution(distribution_id)
         if found is None:
             raise KeyError(f"no distribution {distribution_id}")
-        _serving_config(distribution_id, found[0])  # if it is Deployed now, that is what edges serve
+        if _is_staging(found[0]):
+            raise StagingDistributionError(
+                f"{distribution_id} is a staging distribution: viewers cannot send requests to it directly "
+                "(DG-CD); start the edge of its primary distribution, which routes requests to it by the "
+                "continuous deployment policy")
+        _serving(distribution_id, found[0], found[1])  # if it is Deployed now, that is what edges serve
         edge = _edges[distribution_id] = Edge(distribution_id)
         return edge.url
 

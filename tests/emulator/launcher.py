@@ -9,8 +9,9 @@ stderr. With --exit-on-stdin-eof it exits when stdin closes, so a test process t
 emulator with it; otherwise it serves until SIGINT or SIGTERM.
 
 The extensions live in the package `emulator/` beside this file, one module per service; the
-control API (/_emulator/config, /_emulator/edge) is described in emulator/control.py. AWS
-operations take their time, scaled by --time-scale (emulator seconds per AWS second).
+control API (/_emulator/config, /_emulator/edge, /_emulator/associations) is described in
+emulator/control.py. AWS operations take their time, scaled by --time-scale (emulator seconds per
+AWS second).
 """
 
 from __future__ import annotations

@@ -202,6 +202,7 @@ class EdgeTest(unittest.TestCase):
         got = self.assertServed(url, "/", "release-1", "Miss")
         self.assertEqual(got.get("X-Edge-Function-Version"), v1)
         self.assertEqual(got.get("Content-Type"), "text/html")
+        self.assertEqual(got.get("X-Edge-Distribution"), next(iter(edge._edges)), "the distribution that answered")
         got = self.assertServed(url, "/", "release-1", "Hit", {"Cache-Control": "no-cache", "Pragma": "no-cache"})
         self.assertEqual(got.get("X-Edge-Function-Version"), v1)
         self.assertIsNotNone(got.get("Age"))
@@ -411,14 +412,16 @@ class EdgeTest(unittest.TestCase):
 
     def test_log_lists_every_request(self) -> None:
         v1 = self.publish("site", release="release-1")
-        _, url = self.create(self.behavior({"origin-request": v1}))
+        dist_id, url = self.create(self.behavior({"origin-request": v1}))
         response_of(url, "/a?cb=1")
         response_of(url, "/a?cb=2")
         status, _, body = response_of(url, "/_edge/log")
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body), [
-            {"path": "/a", "query": "cb=1", "cache": "Miss", "status": 200, "release": "release-1", "version": v1},
-            {"path": "/a", "query": "cb=2", "cache": "Hit", "status": 200, "release": "release-1", "version": v1},
+            {"path": "/a", "query": "cb=1", "cache": "Miss", "status": 200, "release": "release-1", "version": v1,
+             "distribution": dist_id},
+            {"path": "/a", "query": "cb=2", "cache": "Hit", "status": 200, "release": "release-1", "version": v1,
+             "distribution": dist_id},
         ])
 
     def test_concurrent_requests_share_one_cache(self) -> None:

@@ -8,6 +8,13 @@ comes with the AWS behaviour it reproduces. By service:
                        ETag and If-Match; CallerReference idempotency; invalidations InProgress then
                        Completed; when each Lambda@Edge version lost its last association (its
                        replicas); the AWS::CloudFront::Distribution CloudFormation model
+    continuous.py      CloudFront continuous deployment: the continuous deployment policy API and
+                       its checks, DistributionConfig.Staging and .ContinuousDeploymentPolicyId and
+                       what CloudFront refuses of them, CopyDistribution,
+                       UpdateDistributionWithStagingConfig, policy changes that deploy with the
+                       primary; the AWS::CloudFront::ContinuousDeploymentPolicy CloudFormation model
+    associations.py    every Lambda@Edge association each distribution has had, and when (served
+                       by the control API)
     cloudformation.py  operations that take time, in AWS's order, with real rollbacks;
                        what CloudFormation refuses meanwhile; ClientRequestToken idempotency;
                        UpdateStack's parameters and "No updates"; parameter validation;
@@ -30,6 +37,9 @@ comes with the AWS behaviour it reproduces. By service:
                        error shape (authentication is off unless turned on)
     s3.py              GetBucketVersioning's XML; ExpectedBucketOwner; 403 for a missing key
                        to a caller without s3:ListBucket
+    cloudwatch.py      GetMetricStatistics/GetMetricData matching the dimension set exactly (and the
+                       namespace), periods from the rounded StartTime, Period checked; ListMetrics
+                       lists each metric once
     clock.py           the settings, the time scale and the durations
     control.py         the control API (/_emulator/) and the server that carries it
 
@@ -73,13 +83,16 @@ def install() -> None:
     import moto
 
     check_moto_version(moto.__version__)
-    from . import auth, awslambda, cloudformation, cloudfront, s3, templates
+    from . import associations, auth, awslambda, cloudformation, cloudfront, cloudwatch, continuous, s3, templates
 
     cloudfront.install()
+    continuous.install()  # after cloudfront: its checks come before a distribution changes
+    associations.install()  # after both: it records the changes that happened
     awslambda.install()
     cloudformation.install()
     templates.install()  # after cloudformation: its checks come before an operation starts
     s3.install()
+    cloudwatch.install()
     auth.install()
     _install_edge()
     _installed = True

@@ -53,6 +53,7 @@ _NO_VALUE = object()  # AWS::NoValue: the key is dropped
 # Update behaviours ("Update requires" in the CloudFormation template reference) of the resource
 # types the example templates use: (behaviour of a property not named, {property: behaviour}).
 #   AWS::CloudFront::Distribution: DistributionConfig and Tags, No interruption (nothing replaces it)
+#   AWS::CloudFront::ContinuousDeploymentPolicy: ContinuousDeploymentPolicyConfig, No interruption
 #   AWS::Lambda::Function: FunctionName Replacement; every other property No interruption
 #   AWS::Lambda::Version: CodeSha256, Description, FunctionName, ProvisionedConcurrencyConfig,
 #       RuntimePolicy Replacement ("Updates are not supported for this property"); only
@@ -62,6 +63,7 @@ _NO_VALUE = object()  # AWS::NoValue: the key is dropped
 # the others Never.
 RECREATION: dict[str, tuple[str, dict[str, str]]] = {
     "AWS::CloudFront::Distribution": ("Never", {}),
+    "AWS::CloudFront::ContinuousDeploymentPolicy": ("Never", {}),
     "AWS::Lambda::Function": ("Never", {"FunctionName": "Always"}),
     "AWS::Lambda::Version": ("Always", {"FunctionScalingConfig": "Never"}),
     "AWS::IAM::Role": ("Never", {"RoleName": "Always", "Path": "Always"}),

@@ -741,11 +741,68 @@ def _patch_update_stack() -> None:
     cfn_parsing.ResourceMap.build_resource_diff = build_resource_diff
 
 
+# --- An update deletes what it removes last, in the cleanup phase ------------------------
+# moto's update deletes the resources a template drops first, then adds, then modifies; a delete
+# that fails is retried a few times and then fails the update. CloudFormation creates and updates
+# first and deletes what was removed in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (User Guide, "Update
+# behaviors of stack resources"; the events above are told in that order already): so a
+# ContinuousDeploymentPolicy the template drops is deleted after the primary distribution's update
+# has detached it, where moto's order made CloudFront refuse (ContinuousDeploymentPolicyInUse) and
+# the update roll back.
+
+def _patch_update_order() -> None:
+    def attempts(names: list[str], step: Any) -> None:
+        """`step` for each name, again for those that failed (a dependency not there yet), as moto
+        retries; the last failure is raised if some never succeed."""
+        pending, last_exception = list(names), None
+        for _ in range(cfn_parsing.MAX_UPDATE_ATTEMPTS - 1):
+            for name in list(pending):
+                try:
+                    step(name)
+                except Exception as error:
+                    last_exception = error
+                else:
+                    pending.remove(name)
+            if not pending:
+                return
+        if last_exception is not None:
+            raise last_exception
+
+    def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        # moto's ResourceMap.update, with the removals moved to the end.
+        diff = self.build_resource_diff(template, parameters)
+        old_json = dict(self._resource_json_map)
+        self._template = template
+        if parameters:
+            self.input_parameters = parameters
+        self.load_mapping()
+        self.load_parameters()
+        self.load_conditions()
+        self._resource_json_map = template["Resources"]
+        for name in diff["Add"]:
+            _ = self[name]  # moto creates a resource on first access
+
+        def modify(name: str) -> None:
+            self._parsed_resources[name] = cfn_parsing.parse_and_update_resource(
+                name, self._resource_json_map[name], self, account_id=self._account_id, region_name=self._region_name)
+
+        def remove(name: str) -> None:
+            if name in self._parsed_resources:
+                self._delete_resource(self._parsed_resources[name], old_json[name])
+
+        attempts(diff["Modify"], modify)
+        attempts([name for name in diff["Remove"] if name in old_json], remove)
+
+    cfn_parsing.ResourceMap.update = update
+
+
 # --- Parameter values are checked as CloudFormation checks them -----------------------
-# moto ignores AllowedValues, AllowedPattern and MinLength/MaxLength, accepts parameters the
-# template does not declare, and on UpdateStack discovers a missing value only half-way through
-# the update, leaving the stack changed. CloudFormation refuses the call up front with a
-# ValidationError: e.g. FirstLaunch=yes, or an empty ArtifactObjectVersion.
+# moto ignores AllowedValues, AllowedPattern, MinLength/MaxLength and a Number's MinValue/MaxValue
+# (and takes text for a Number), accepts parameters the template does not declare, and on
+# UpdateStack discovers a missing value only half-way through the update, leaving the stack
+# changed. CloudFormation refuses the call up front with a ValidationError: e.g. FirstLaunch=yes,
+# an empty ArtifactObjectVersion, or CanaryWeight=0.5 where MaxValue is 0.15 ("Parameter
+# 'CanaryWeight' must be a number not greater than 0.15").
 
 def _validate_parameters(template: dict[str, Any], given: dict[str, Any]) -> None:
     from moto.cloudformation.exceptions import ValidationError
@@ -759,6 +816,9 @@ def _validate_parameters(template: dict[str, Any], given: dict[str, Any]) -> Non
     if missing:
         raise ValidationError(message=f"Parameters: [{', '.join(missing)}] must have values")
     for key, slot in slots.items():
+        if slot.get("Type", "String") == "Number":
+            _validate_number(key, slot, values[key])
+            continue
         if slot.get("Type", "String") != "String":
             continue
         value = values[key]
@@ -770,6 +830,21 @@ def _validate_parameters(template: dict[str, Any], given: dict[str, Any]) -> Non
             raise ValidationError(message=f"Parameter '{key}' must contain at least {slot['MinLength']} characters")
         if "MaxLength" in slot and len(value) > int(slot["MaxLength"]):
             raise ValidationError(message=f"Parameter '{key}' must contain at most {slot['MaxLength']} characters")
+
+
+def _validate_number(key: str, slot: dict[str, Any], value: str) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationError(message=f"Parameter '{key}' must be a number") from None
+    if "MinValue" in slot and number < float(slot["MinValue"]):
+        raise ValidationError(message=f"Parameter '{key}' must be a number not less than {_text(slot['MinValue'])}")
+    if "MaxValue" in slot and number > float(slot["MaxValue"]):
+        raise ValidationError(message=f"Parameter '{key}' must be a number not greater than {_text(slot['MaxValue'])}")
+    if "AllowedValues" in slot and number not in [float(v) for v in slot["AllowedValues"]]:
+        raise ValidationError(message=f"Parameter '{key}' must be one of AllowedValues")
 
 
 def _patch_parameter_validation() -> None:
@@ -1478,6 +1553,7 @@ def install() -> None:
     _patch_stack_status()
     _patch_resource_recording()
     _patch_update_stack()
+    _patch_update_order()
     _patch_parameter_validation()
     _patch_rollbacks()
     _patch_deleted_stacks()

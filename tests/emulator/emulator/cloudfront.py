@@ -306,7 +306,9 @@ def _patch_replicas() -> None:
 # --- CloudFormation AWS::CloudFront::Distribution -------------------------------------------
 # moto has no CloudFormation model for distributions: it logs "No Moto CloudFormation support"
 # and creates nothing, so Ref and GetAtt resolve to nothing. This model drives moto's CloudFront
-# backend instead, translating CloudFormation's property shape into the API's.
+# backend instead, translating CloudFormation's property shape into the API's (DistributionConfig
+# in the template reference), Staging and ContinuousDeploymentPolicyId included: a staging
+# distribution and its primary are two such resources, and go through continuous.py's checks.
 
 def _behavior_from_cfn(cfn: dict[str, Any]) -> dict[str, Any]:
     api = {k: v for k, v in cfn.items() if k != "CachedMethods"}
@@ -378,6 +380,12 @@ def distribution_config_from_cfn(cfn: dict[str, Any], caller_reference: str) -> 
         api["ViewerCertificate"] = {_VIEWER_CERTIFICATE_NAMES.get(k, k): v for k, v in cfn["ViewerCertificate"].items()}
     if "Logging" in cfn:
         api["Logging"] = {"Enabled": True, "IncludeCookies": False, "Prefix": "", **cfn["Logging"]}
+    # Continuous deployment (continuous.py): a template's `Staging: true` makes a staging
+    # distribution, and its absence a standard one (CloudFormation sends false, so a template that
+    # drops it from a staging distribution is refused as an illegal update);
+    # `ContinuousDeploymentPolicyId: !Ref Policy` attaches a policy to a primary, its absence none.
+    api["Staging"] = as_bool(cfn.get("Staging", False))
+    api["ContinuousDeploymentPolicyId"] = str(cfn.get("ContinuousDeploymentPolicyId") or "")
     return api
 
 

@@ -6,7 +6,21 @@
                              full settings
     POST /_emulator/edge     {"DistributionId": "E..."} -> {"Url": "http://127.0.0.1:PORT"}: an
                              HTTP server standing in for that distribution's edge (edge.py's
-                             start_edge); 404 for an unknown distribution, 501 without edge.py
+                             start_edge); 404 for an unknown distribution, 400 for a staging
+                             distribution (viewers never reach one directly: start its primary's
+                             edge, which routes to it by the continuous deployment policy), 501
+                             without edge.py
+    GET  /_emulator/associations?DistributionId=E...
+                             -> {"DistributionId": "E...", "History": [{"At": <epoch seconds>,
+                             "Associations": [{"EventType": ..., "LambdaFunctionARN": ...}, ...]},
+                             ...]}: every Lambda@Edge association the distribution has had, oldest
+                             first (associations.py): an entry at its creation and at each change of
+                             its associations, however made (UpdateDistribution, CopyDistribution,
+                             UpdateDistributionWithStagingConfig, a stack's create, update or
+                             rollback); a cache behavior's associations carry its "PathPattern"; a
+                             deletion adds {"At", "Associations": [], "Deleted": true}. Kept after
+                             the distribution is deleted; 404 for a distribution that never existed,
+                             400 without DistributionId
 
 Settings (defaults in clock.py):
 
@@ -34,7 +48,7 @@ Settings (defaults in clock.py):
 Durations are read when an operation starts: a change applies to the operations started after it.
 
 POST /moto-api/reset (moto's) also resets the emulator's own state: ClientRequestTokens, when each
-Lambda@Edge version lost its last association, the settings (back to the launch-time values) and
+Lambda@Edge version lost its last association, the history of associations, the settings (back to the launch-time values) and
 the clocks of what moto forgets. A transition set with /moto-api/state-manager/set-transition for
 cloudfront::distribution takes precedence over the time-based default (unset-transition goes back
 to it).
@@ -48,8 +62,9 @@ import json
 import logging
 import sys
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
-from . import clock
+from . import associations, clock
 
 log = logging.getLogger("emulator")
 
@@ -150,9 +165,24 @@ class ControlApp:
                         "Error": "the edge stand-in is not available: tests/emulator/edge.py (start_edge) is missing"})
                 except KeyError as error:  # the distribution went meanwhile
                     return _json(start_response, "404 Not Found", {"Error": f"NoSuchDistribution: {error}"})
+                except ValueError as error:  # a staging distribution
+                    return _json(start_response, "400 Bad Request", {"Error": str(error)})
                 return _json(start_response, "200 OK", {"Url": url})
+            if name == "associations":
+                if method != "GET":
+                    return _json(start_response, "405 Method Not Allowed", {"Error": "GET /_emulator/associations"})
+                query = parse_qs(environ.get("QUERY_STRING", "") or "")
+                distribution_id = (query.get("DistributionId") or [""])[0]
+                if not distribution_id:
+                    return _json(start_response, "400 Bad Request", {"Error": "expected ?DistributionId=E..."})
+                history = associations.history(distribution_id)
+                if history is None:
+                    return _json(start_response, "404 Not Found", {
+                        "Error": f"NoSuchDistribution: distribution {distribution_id} never existed"})
+                return _json(start_response, "200 OK", {"DistributionId": distribution_id, "History": history})
             return _json(start_response, "404 Not Found", {
-                "Error": f"no such control endpoint {PREFIX}/{name}; see {PREFIX}/config and {PREFIX}/edge"})
+                "Error": f"no such control endpoint {PREFIX}/{name}; see {PREFIX}/config, {PREFIX}/edge "
+                         f"and {PREFIX}/associations"})
         except (clock.SettingsError, json.JSONDecodeError) as error:
             return _json(start_response, "400 Bad Request", {"Error": str(error)})
         except Exception as error:  # the control API answers, whatever went wrong
