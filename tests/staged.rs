@@ -72,3 +72,34 @@ async fn a_stack_with_continuous_deployment_is_released_through_its_primary() {
     assert_eq!(edge(&format!("{url}/index.html"), true), ("one".to_owned(), staging.clone()));
     assert_eq!(world.c.stack_parameter(STACK, "LambdaVersion").await, arn(2));
 }
+
+#[tokio::test]
+async fn two_serving_distributions_need_distribution_id_and_a_launch_says_it_changed_something() {
+    let world = World::with_bucket().await;
+    let example = std::fs::read_to_string(common::repo().join("examples/template.yaml")).unwrap();
+    let start = example.find("  Distribution:\n").unwrap();
+    let end = example.find("\nOutputs:").unwrap();
+    let second = example[start..end].replacen("  Distribution:\n", "  SecondDistribution:\n", 1);
+    let doubled = format!("{}\n{second}{}", &example[..end], &example[end..]);
+    let path = world.files().join("two.yaml");
+    std::fs::write(&path, doubled).unwrap();
+
+    let r = world.run(&[("INPUT_TEMPLATE", path.to_str().unwrap())]);
+    assert_eq!(r.code, 1, "the stack was created: not a precondition's exit 2");
+    assert!(
+        r.stderr.contains("stack site was created, but stack site has 2 distributions that serve viewers"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Set `distribution-id`"), "{}", r.stderr);
+    assert_eq!(world.c.stack_status(STACK).await, "CREATE_COMPLETE");
+
+    // Named, the release goes on; unnamed, a release is refused before any write.
+    let id = world.c.stack_resource_id(STACK, "Distribution").await;
+    let named = world.release("two", &[("INPUT_TEMPLATE", ""), ("INPUT_DISTRIBUTION_ID", id.as_str())]);
+    assert_eq!((named.code, named.out("distribution-id")), (0, id));
+    let unnamed = world.release("three", &[("INPUT_TEMPLATE", "")]);
+    assert_eq!(unnamed.code, 2);
+    assert!(unnamed.stderr.contains("2 distributions that serve viewers"), "{}", unnamed.stderr);
+    assert_eq!(world.c.lambda_versions(FUNCTION).await.len(), 2, "nothing published by the refused run");
+}

@@ -501,3 +501,12 @@ impl Clients {
         )
     }
 }
+
+impl Clients {
+    /// The physical id of one of the stack's resources.
+    pub async fn stack_resource_id(&self, stack: &str, logical_id: &str) -> String {
+        let out =
+            self.cfn.describe_stack_resource().stack_name(stack).logical_resource_id(logical_id).send().await.unwrap();
+        out.stack_resource_detail().and_then(|d| d.physical_resource_id()).unwrap_or_default().to_owned()
+    }
+}
