@@ -516,6 +516,67 @@ mod tests {
         assert!(replacements(&s)[0].contains("removes Distribution"), "{:?}", replacements(&s));
     }
 
+    // What the emulator cannot produce: a change set CloudFormation fails for another reason than
+    // "no changes" (a resource type it cannot update, say), and a second page of changes.
+    mod mocked {
+        use super::super::*;
+        use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+        use aws_sdk_cloudformation::types::{Change as SdkChange, ChangeAction, ResourceChange};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use std::time::Duration;
+
+        fn answer(status: ChangeSetStatus, reason: &str, logical: &str, next: Option<&str>) -> DescribeChangeSetOutput {
+            DescribeChangeSetOutput::builder()
+                .change_set_id("arn:aws:cloudformation:us-east-1:123456789012:changeSet/p/1")
+                .change_set_name("p")
+                .stack_name("site")
+                .status(status)
+                .execution_status(ExecutionStatus::Unavailable)
+                .status_reason(reason)
+                .changes(
+                    SdkChange::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(ChangeAction::Modify)
+                                .logical_resource_id(logical)
+                                .resource_type("AWS::CloudFront::Distribution")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .set_next_token(next.map(str::to_owned))
+                .build()
+        }
+
+        #[tokio::test]
+        async fn a_change_set_failed_for_another_reason_than_no_changes_is_a_failure_with_it() {
+            let failed = mock!(Client::describe_change_set).then_output(|| {
+                answer(ChangeSetStatus::Failed, "Resource type AWS::X::Y is not supported", "Distribution", None)
+            });
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&failed]);
+            let e = wait_created(&cfn, &Poll::fast(Duration::from_secs(5)), "p").await.unwrap_err();
+            assert_eq!(e.exit_code(), 1);
+            assert!(
+                e.to_string().contains("change set p ended in FAILED: Resource type AWS::X::Y is not supported"),
+                "{e}"
+            );
+        }
+
+        #[tokio::test]
+        async fn every_page_of_changes_is_read() {
+            let first = mock!(Client::describe_change_set)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(|| answer(ChangeSetStatus::CreateComplete, "", "Distribution", Some("page-2")));
+            let second = mock!(Client::describe_change_set)
+                .match_requests(|r| r.next_token() == Some("page-2"))
+                .then_output(|| answer(ChangeSetStatus::CreateComplete, "", "EdgeFunction", None));
+            let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&first, &second]);
+            let set = describe(&cfn, "p", "site").await.unwrap().unwrap();
+            let ids: Vec<&str> = set.changes.iter().map(|c| c.logical_id.as_str()).collect();
+            assert_eq!(ids, ["Distribution", "EdgeFunction"]);
+        }
+    }
+
     #[test]
     fn only_an_available_change_set_of_this_stack_is_executed() {
         assert!(check_executable(&set(), "site").is_ok());

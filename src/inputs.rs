@@ -243,6 +243,14 @@ impl Problems {
         }
     }
 
+    /// Each input given that the run's mode has no use for, refused with the same reason: an input
+    /// that would be ignored is an error, never silently dropped.
+    pub(crate) fn refuse(&mut self, given: &[(&'static str, bool)], problem: &str) {
+        for (input, _) in given.iter().filter(|(_, given)| *given) {
+            self.push(input, problem);
+        }
+    }
+
     pub(crate) fn push(&mut self, input: &'static str, problem: impl Into<String>) {
         self.0.push(InputProblem { input, problem: problem.into() });
     }

@@ -242,7 +242,6 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     let allow_drift = p.boolean("allow-drift", raw.allow_drift.clone());
     // A plan stops before anything serves the new version; an execute releases what was planned.
     // What belongs to the other half, or to no change set, is refused rather than ignored.
-    let given_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if plan {
         for (input, given, why) in [
             (
@@ -255,7 +254,7 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
                 raw.invalidation_paths.is_some(),
                 "give it to the `mode: execute` run, which deploys the change",
             ),
-            ("rollback-on-failure", given_true(&raw.rollback_on_failure), "nothing goes live in a plan"),
+            ("rollback-on-failure", said_true(&raw.rollback_on_failure), "nothing goes live in a plan"),
             (
                 "keep-versions",
                 raw.keep_versions.is_some(),
@@ -263,7 +262,7 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
             ),
             (
                 "dry-run",
-                given_true(&raw.dry_run),
+                said_true(&raw.dry_run),
                 "a plan writes (it publishes the version and creates the change set); `dry-run` writes nothing",
             ),
             ("prune-only", prune_only, "a plan releases, `prune-only` does not"),
@@ -274,23 +273,22 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         }
     }
     if execute.is_some() {
-        for (input, given) in [
+        p.refuse(
+            &[
             ("source", given_source),
             ("template", raw.template.is_some()),
             ("template-url", raw.template_url.is_some()),
             ("parameters", raw.parameters.is_some()),
             ("tags", raw.tags.is_some()),
-            ("force", given_true(&raw.force)),
+            ("force", said_true(&raw.force)),
             ("rollback-to", rollback),
             ("prune-only", prune_only),
-            ("dry-run", given_true(&raw.dry_run)),
-            ("recreate-failed-stack", given_true(&raw.recreate_failed_stack)),
-            ("rollback-on-failure", given_true(&raw.rollback_on_failure)),
-        ] {
-            if given {
-                p.push(input, "means nothing with `mode: execute`, which runs the change set exactly as planned; remove it (give it to the `mode: plan` run)");
-            }
-        }
+            ("dry-run", said_true(&raw.dry_run)),
+            ("recreate-failed-stack", said_true(&raw.recreate_failed_stack)),
+            ("rollback-on-failure", said_true(&raw.rollback_on_failure)),
+            ],
+            "means nothing with `mode: execute`, which runs the change set exactly as planned; remove it (give it to the `mode: plan` run)",
+        );
     }
     let mode = match rollback_to {
         _ if execute.is_some() => Mode::Execute(execute.clone().unwrap_or_default()),
@@ -316,40 +314,33 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     // A rollback re-points the stack at a version already published: what would package code or
     // change the stack's template means nothing there, and is refused rather than ignored.
     if rollback {
-        let is_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        for (input, given) in [
-            ("source", given_source),
-            ("template", raw.template.is_some()),
-            ("template-url", raw.template_url.is_some()),
-            ("force", is_true(&raw.force)),
-            ("rollback-on-failure", is_true(&raw.rollback_on_failure)),
-        ] {
-            if given {
-                p.push(input, "means nothing with `rollback-to`, which packages nothing and keeps the stack's template; remove it");
-            }
-        }
+        p.refuse(
+            &[
+                ("source", given_source),
+                ("template", raw.template.is_some()),
+                ("template-url", raw.template_url.is_some()),
+                ("force", said_true(&raw.force)),
+                ("rollback-on-failure", said_true(&raw.rollback_on_failure)),
+            ],
+            "means nothing with `rollback-to`, which packages nothing and keeps the stack's template; remove it",
+        );
     }
     // Pruning alone releases nothing: what would package code or change the stack is refused.
     if prune_only {
-        let is_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        for (input, given) in [
-            ("source", given_source),
-            ("template", raw.template.is_some()),
-            ("template-url", raw.template_url.is_some()),
-            ("parameters", raw.parameters.is_some()),
-            ("tags", raw.tags.is_some()),
-            ("force", is_true(&raw.force)),
-            ("invalidation-paths", raw.invalidation_paths.is_some()),
-            ("check-url", raw.check_url.is_some()),
-            ("rollback-on-failure", is_true(&raw.rollback_on_failure)),
-        ] {
-            if given {
-                p.push(
-                    input,
-                    "means nothing with `prune-only`, which releases nothing and leaves the stack as it is; remove it",
-                );
-            }
-        }
+        p.refuse(
+            &[
+                ("source", given_source),
+                ("template", raw.template.is_some()),
+                ("template-url", raw.template_url.is_some()),
+                ("parameters", raw.parameters.is_some()),
+                ("tags", raw.tags.is_some()),
+                ("force", said_true(&raw.force)),
+                ("invalidation-paths", raw.invalidation_paths.is_some()),
+                ("check-url", raw.check_url.is_some()),
+                ("rollback-on-failure", said_true(&raw.rollback_on_failure)),
+            ],
+            "means nothing with `prune-only`, which releases nothing and leaves the stack as it is; remove it",
+        );
     }
     let artifact_prefix = raw.artifact_prefix.map(|s| s.trim().to_owned()).unwrap_or_default();
     if artifact_prefix.starts_with('/') {
@@ -533,6 +524,11 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     })
 }
 
+/// A boolean input set to true (a wrong value is reported by its own parser).
+fn said_true(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// The lines of `functions`: `VersionParameter=function-name:source` (the source left out in a
 /// rollback, which packages nothing).
 fn functions_of(p: &mut Problems, text: &str, mode: &Mode) -> Vec<EdgeFunction> {
@@ -689,6 +685,14 @@ mod tests {
         validate(read(list)?.0)
     }
 
+    /// The settings of a run naming the function, stack and bucket, with `more` (no source).
+    fn named_and(more: &[(&str, &str)]) -> Result<Settings> {
+        let mut vars =
+            vec![("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
+        vars.extend_from_slice(more);
+        settings(&vars)
+    }
+
     fn problems(result: Result<Settings>) -> Vec<InputProblem> {
         match result {
             Err(Error::Inputs(p)) => p,
@@ -702,13 +706,7 @@ mod tests {
         let d = dir.path().to_str().unwrap();
         let s = required_and(dir.path(), &[("INPUT_KEEP-VERSIONS", " 3 ")]).unwrap();
         assert_eq!((s.keep_versions, &s.mode), (Some(3), &Mode::Release));
-        let base =
-            [("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
-        let prune = |more: &[(&str, &str)]| {
-            let mut vars = base.to_vec();
-            vars.extend_from_slice(more);
-            settings(&vars)
-        };
+        let prune = named_and;
         let s = prune(&[("INPUT_PRUNE-ONLY", "true"), ("INPUT_KEEP-VERSIONS", "2")]).unwrap();
         assert_eq!((s.keep_versions, &s.mode), (Some(2), &Mode::Prune));
         // (inputs, the input blamed, what the problem says)
@@ -758,13 +756,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         const ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/lambda-edge-deploy-1/0a1b";
-        let base =
-            [("INPUT_FUNCTION-NAME", "edge"), ("INPUT_STACK-NAME", "site"), ("INPUT_ARTIFACT-BUCKET", "artifacts")];
-        let with = |more: &[(&str, &str)]| {
-            let mut vars = base.to_vec();
-            vars.extend_from_slice(more);
-            settings(&vars)
-        };
+        let with = named_and;
         let s = with(&[("INPUT_SOURCE", d), ("INPUT_MODE", "plan")]).unwrap();
         assert!(s.plan && s.mode == Mode::Release);
         let s = with(&[("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", ID)]).unwrap();

@@ -90,7 +90,8 @@ async fn a_stale_change_set_is_refused_and_changes_nothing() {
     assert_eq!(release.code, 0);
     let r = execute(&world, &id);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("stale") || r.stderr.contains("does not exist"), "{}", r.stderr);
+    // The release's UpdateStack made it OBSOLETE, as CloudFormation does.
+    assert!(r.stderr.contains("is stale: stack site changed after it was planned"), "{}", r.stderr);
     assert_eq!(world.c.stack_parameter(STACK, "LambdaVersion").await, release.out("version-arn"));
 }
 
@@ -180,4 +181,27 @@ async fn a_first_launch_is_planned_as_a_create_change_set_and_executed() {
     assert_eq!(world.c.stack_status(STACK).await, "CREATE_COMPLETE");
     assert_eq!((run.out("first-launch"), run.out("version-arn")), ("true".to_owned(), arn(1)));
     assert_eq!(associated(&world).await, vec![arn(1)]);
+}
+
+#[tokio::test]
+async fn an_execute_naming_another_function_changes_nothing() {
+    let world = released().await;
+    let plan = world.release("three", &[PLAN, ("INPUT_TEMPLATE", "")]);
+    let id = plan.out("change-set-id");
+    let r = world.run(&[
+        ("INPUT_MODE", "execute"),
+        ("INPUT_CHANGE_SET_ID", id.as_str()),
+        ("INPUT_SOURCE", ""),
+        ("INPUT_TEMPLATE", ""),
+        ("INPUT_FUNCTION_NAME", "no-such-fn"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("function(s) no-such-fn do not exist, but the change set updates stack site"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(world.c.stack_parameter(STACK, "LambdaVersion").await, arn(2));
+    let set = world.c.cfn.describe_change_set().change_set_name(&id).send().await.unwrap();
+    assert_eq!(set.execution_status().map(|s| s.as_str()), Some("AVAILABLE"), "still there to execute");
 }

@@ -235,18 +235,21 @@ impl Release<'_> {
         self.wait_stack(&stack_id, Operation::Create, since, &token).await?;
 
         let infos = self.read_launched(&stack_id).await?;
-        // After the stack was created, a distribution it cannot choose is a failure (exit 1), not a
-        // precondition: something was changed.
-        let distribution = preflight::find_distribution(s, c, Some(&stack_id))
+        self.settle_after(&stack_id, &infos, &format!("stack {} was created", s.stack_name)).await
+    }
+
+    /// After the stack operation `done` (a creation, an executed change set): the distribution to
+    /// wait for, verify and check. A distribution it cannot choose is then a failure (exit 1), not a
+    /// precondition: something was changed.
+    async fn settle_after(&mut self, stack_id: &str, functions: &[FunctionInfo], done: &str) -> Result<()> {
+        let distribution = preflight::find_distribution(self.settings, self.clients, Some(stack_id))
             .await
             .map_err(|e| match e {
-                Error::Precondition { what, fix } => {
-                    Error::failed(format!("stack {} was created, but {what}", s.stack_name), fix)
-                }
+                Error::Precondition { what, fix } => Error::failed(format!("{done}, but {what}"), fix),
                 e => e,
             })?
             .map(|(id, _)| id);
-        self.settle_distribution(distribution.as_deref(), &infos).await?;
+        self.settle_distribution(distribution.as_deref(), functions).await?;
         self.check(None).await
     }
 

@@ -161,16 +161,6 @@ impl Release<'_> {
             }
             infos
         };
-        let distribution = preflight::find_distribution(s, c, Some(&set.stack_id))
-            .await
-            .map_err(|e| match e {
-                Error::Precondition { what, fix } => {
-                    Error::failed(format!("change set {} was executed, but {what}", set.name), fix)
-                }
-                e => e,
-            })?
-            .map(|(id, _)| id);
-        self.settle_distribution(distribution.as_deref(), &infos).await?;
-        self.check(None).await
+        self.settle_after(&set.stack_id, &infos, &format!("change set {} was executed", set.name)).await
     }
 }
