@@ -86,8 +86,13 @@ fn cache_busted(url: &str, n: u32) -> String {
 }
 
 /// Requests the URL until every expectation holds (Ok) or the check's time runs out (Err), each
-/// way with what was seen.
-pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<Seen, Seen>> {
+/// way with what was seen. `route` is a request header to send besides (a staged release's canary
+/// header, which CloudFront routes to the staging distribution).
+pub async fn run(
+    spec: &CheckSpec,
+    domain: &str,
+    route: Option<(&str, &str)>,
+) -> Result<std::result::Result<Seen, Seen>> {
     let url = url_for(&spec.url, domain);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
@@ -109,7 +114,7 @@ pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<S
             PER_REQUEST.min(poll.deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(100));
         seen = match tokio::time::timeout(
             budget,
-            try_once(&client, spec, &cache_busted(&url, seen.tries), attempt.clone()),
+            try_once(&client, spec, &cache_busted(&url, seen.tries), route, attempt.clone()),
         )
         .await
         {
@@ -127,16 +132,24 @@ pub async fn run(spec: &CheckSpec, domain: &str) -> Result<std::result::Result<S
     }
 }
 
-async fn try_once<C>(client: &Client<C, Empty<Bytes>>, spec: &CheckSpec, url: &str, mut seen: Seen) -> Seen
+async fn try_once<C>(
+    client: &Client<C, Empty<Bytes>>,
+    spec: &CheckSpec,
+    url: &str,
+    route: Option<(&str, &str)>,
+    mut seen: Seen,
+) -> Seen
 where
     C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
 {
-    let request = match hyper::Request::get(url)
+    let mut request = hyper::Request::get(url)
         .header("cache-control", "no-cache")
         .header("pragma", "no-cache")
-        .header("user-agent", concat!("lambda-edge-deploy/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::new())
-    {
+        .header("user-agent", concat!("lambda-edge-deploy/", env!("CARGO_PKG_VERSION")));
+    if let Some((name, value)) = route {
+        request = request.header(name, value);
+    }
+    let request = match request.body(Empty::new()) {
         Ok(r) => r,
         Err(e) => {
             seen.problems.push(format!("not a valid request URL: {e}"));

@@ -185,6 +185,13 @@ mod tests {
             "change-set-id" => "arn:aws:cloudformation:us-east-1:123456789012:changeSet/lambda-edge-deploy-1/0a1b",
             "allow-drift" => "true",
             "prune-only" => "true",
+            "strategy" => "staged",
+            "canary-header" => "aws-cf-cd-beta",
+            "canary-header-value" => "yes",
+            "canary-weight" => "0.1",
+            "bake-time" => "10m",
+            "max-error-rate" => "2",
+            "promote" => "false",
             other => panic!("no sample value for input `{other}`: add one"),
         }
         .to_owned()
@@ -225,6 +232,14 @@ mod tests {
                     over.retain(|(k, _)| k != "INPUT_SOURCE" && k != "INPUT_CHECK_URL");
                     over.push(("INPUT_KEEP_VERSIONS".into(), "2".into()));
                 }
+                "canary-header" | "canary-header-value" | "promote" => {
+                    over.push(("INPUT_STRATEGY".into(), "staged".into()));
+                }
+                "canary-weight" | "max-error-rate" => {
+                    over.push(("INPUT_STRATEGY".into(), "staged".into()));
+                    over.push(("INPUT_BAKE_TIME".into(), "5m".into()));
+                }
+                "bake-time" => over.push(("INPUT_STRATEGY".into(), "staged".into())),
                 _ => {}
             }
             let value = sample(input.name);

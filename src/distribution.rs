@@ -37,6 +37,11 @@ pub struct DistributionInfo {
     pub last_modified: Option<aws_smithy_types::DateTime>,
     /// A staging distribution of continuous deployment: viewers reach it only through its primary.
     pub staging: bool,
+    /// `http1.1`, `http2`, `http3` or `http2and3`: continuous deployment refuses HTTP/3.
+    pub http_version: String,
+    pub aliases: Vec<String>,
+    /// A primary's continuous deployment policy.
+    pub policy_id: Option<String>,
 }
 
 pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
@@ -51,9 +56,10 @@ pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
         }
     })?;
     let d = out.distribution();
+    let config = d.and_then(|d| d.distribution_config());
     let mut associations = Vec::new();
     let mut behaviors = Vec::new();
-    if let Some(config) = d.and_then(|d| d.distribution_config()) {
+    if let Some(config) = config {
         for b in config.cache_behaviors().map(|c| c.items()).unwrap_or_default() {
             collect(b.path_pattern(), b.lambda_function_associations(), &mut associations);
             #[allow(deprecated)] // Legacy cache settings: distributions made before cache policies still use them.
@@ -81,7 +87,13 @@ pub async fn get(cf: &Client, id: &str) -> Result<DistributionInfo> {
         associations,
         behaviors,
         last_modified: d.map(|d| *d.last_modified_time()),
-        staging: d.and_then(|d| d.distribution_config()).and_then(|c| c.staging()).unwrap_or(false),
+        staging: config.and_then(|c| c.staging()).unwrap_or(false),
+        http_version: config.and_then(|c| c.http_version()).map(|v| v.as_str().to_owned()).unwrap_or_default(),
+        aliases: config.and_then(|c| c.aliases()).map(|a| a.items().to_vec()).unwrap_or_default(),
+        policy_id: config
+            .and_then(|c| c.continuous_deployment_policy_id())
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
     })
 }
 

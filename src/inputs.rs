@@ -49,11 +49,18 @@ pub const INPUTS: &[InputSpec] = &[
     spec("check-body", false, "", "Regex that the response body must match."),
     spec("check-timeout", false, "5m", "How long the check retries (edges pick up a new version at different moments), such as `90s` or `5m`."),
     spec("rollback-on-failure", false, "false", "When the check fails, re-point the stack at the version live before this release, wait, verify, and still exit 1."),
-    spec("mode", false, "release", "`release` (release now); `plan` (publish the new version, which serves nothing yet, and create a CloudFormation change set for review: no stack or distribution change); `execute` (execute the change set `change-set-id` names, then wait, verify and check as a release does)."),
+    spec("mode", false, "release", "`release` (release now); `plan` (publish the new version, which serves nothing yet, and create a CloudFormation change set for review: no stack or distribution change); `execute` (execute the change set `change-set-id` names, then wait, verify and check as a release does); `promote` or `abort` (finish the canary a `strategy: staged` run with `promote: false` left live: the primary runs it, or the staging distribution goes back to the primary's version)."),
     spec("change-set-id", false, "", "With `mode: execute`: the change set a `mode: plan` run created: its ARN (the `change-set-id` output) or its name (`change-set-name`, which holds no account id, so it passes between jobs unmasked)."),
     spec("allow-drift", false, "false", "Release even when the distribution runs another version than the stack last set (a change made outside the stack): warn instead of refusing."),
     spec("keep-versions", false, "", "After a successful release, delete the function's published versions except the N newest, every version a distribution of the stack runs, the one `rollback-to: previous` would choose, aliased versions and the stack's own; a version CloudFront still replicates is left for a later run. Empty: delete nothing."),
     spec("prune-only", false, "false", "Release nothing: only delete old versions by `keep-versions` (for a scheduled workflow that picks up the versions whose replicas are gone)."),
+    spec("strategy", false, "direct", "`direct` (the distribution runs the new version at once) or `staged` (CloudFront continuous deployment: the staging distribution runs it first, for the requests with `canary-header` and optionally a `canary-weight` share of all; checked there, then promoted to the primary by a stack update, or aborted). `staged` needs a template like examples/staged/template.yaml."),
+    spec("canary-header", false, "aws-cf-cd-canary", "With `strategy: staged`: the header that routes a request to the staging distribution (its name starts with `aws-cf-cd-`); the check at the edge sends it."),
+    spec("canary-header-value", false, "1", "With `strategy: staged`: the value of `canary-header` that routes a request to the staging distribution."),
+    spec("canary-weight", false, "", "With `strategy: staged`: after the check, send this share of all requests (above 0, at most 0.15) to the staging distribution for `bake-time`."),
+    spec("bake-time", false, "", "With `strategy: staged`: how long the canary runs before promotion (such as `10m`), failing when the staging distribution's 5xxErrorRate exceeds `max-error-rate`."),
+    spec("max-error-rate", false, "1", "With `bake-time`: the highest 5xxErrorRate (percent of requests, CloudWatch `AWS/CloudFront`, one-minute periods) of the staging distribution that the bake accepts."),
+    spec("promote", false, "true", "With `strategy: staged`: `false` stops with the canary live (canary-result `passed` or `pending`), for a later run with `mode: promote` or `mode: abort`."),
     spec("rollback-to", false, "", "Re-point the stack at an already published version instead of releasing: `previous`, a version number, or a version ARN. Nothing is packaged."),
 ];
 
@@ -106,6 +113,13 @@ pub struct RawInputs {
     pub check_body: Option<String>,
     pub check_timeout: Option<String>,
     pub rollback_on_failure: Option<String>,
+    pub strategy: Option<String>,
+    pub canary_header: Option<String>,
+    pub canary_header_value: Option<String>,
+    pub canary_weight: Option<String>,
+    pub bake_time: Option<String>,
+    pub max_error_rate: Option<String>,
+    pub promote: Option<String>,
 }
 
 /// Inputs whose values are paths: kept as the operating system gave them, so that a path that is

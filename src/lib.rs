@@ -21,6 +21,7 @@
 
 pub mod artifact;
 pub mod aws;
+pub mod canary;
 pub mod changeset;
 pub mod check;
 pub mod cli;

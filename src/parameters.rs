@@ -21,6 +21,8 @@ pub struct Fill {
     pub first_launch: bool,
     /// Every function of the release.
     pub functions: Vec<FunctionFill>,
+    /// Values the run sets itself and `parameters` may not (a staged release's canary), first.
+    pub fixed: Vec<(String, String)>,
 }
 
 /// One function's values.
@@ -48,7 +50,7 @@ impl Fill {
                 object_version: object.clone(),
             })
             .collect();
-        Fill { first_launch: true, functions }
+        Fill { first_launch: true, functions, fixed: Vec::new() }
     }
 }
 
@@ -94,7 +96,9 @@ pub fn parameters(
                 _ => None,
             }
         };
-        let chosen = if let Some((_, v)) = settings.parameters.iter().find(|(k, _)| k == key) {
+        let chosen = if let Some((_, v)) = fill.fixed.iter().find(|(k, _)| k == key) {
+            value(v)
+        } else if let Some((_, v)) = settings.parameters.iter().find(|(k, _)| k == key) {
             value(v)
         } else if *key == settings.first_launch_parameter {
             value(if fill.first_launch { "true" } else { "false" })
@@ -198,6 +202,8 @@ mod tests {
                 version_arn: Some("arn:v:3".into()),
                 object_version: Some("ov1".into()),
             }],
+            // A staged release's own values, which a default would otherwise decide.
+            fixed: vec![("Unset".into(), "set".into())],
         };
         let p = parameters(&settings(""), &t, Some(&current), &fill).unwrap();
         assert_eq!(
@@ -210,6 +216,7 @@ mod tests {
                 v("ArtifactKey", "rel/edge.zip"),
                 v("ArtifactObjectVersion", "ov1"),
                 ParamValue::Previous("OriginDomainName".into()),
+                v("Unset", "set"),
             ]
         );
     }

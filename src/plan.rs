@@ -5,6 +5,7 @@
 //! several functions (`functions`) is one plan: a step per function, and one stack update.
 
 use crate::artifact::Artifact;
+use crate::canary::{self, Stage};
 use crate::distribution::{self, DistributionInfo};
 use crate::error::{Error, Result};
 use crate::function::{self, FunctionInfo};
@@ -59,6 +60,9 @@ pub struct Update {
     /// not undo.
     pub other_changes: Vec<String>,
     pub warnings: Vec<String>,
+    /// A staged release (`strategy: staged`), or `mode: promote`/`abort`: the staging distribution,
+    /// its policy and the canary live now.
+    pub staged: Option<Stage>,
 }
 
 /// One function of an update: what it is, what the distribution runs of it now, and the steps that
@@ -101,7 +105,7 @@ impl Update {
                 },
             })
             .collect();
-        Fill { first_launch: false, functions }
+        Fill { first_launch: false, functions, fixed: Vec::new() }
     }
 }
 
@@ -166,6 +170,7 @@ pub fn plan(settings: &Settings, mut found: Found) -> Result<Plan> {
             ));
             None
         }
+        (Mode::Promote | Mode::Abort, stack) => finish(settings, found, stack, &mut problems),
         (Mode::Release, None) => launch(settings, found, None, &mut problems),
         (Mode::Release, Some(st)) if st.status.is_failed_launch() && settings.recreate_failed_stack => {
             launch(settings, found, Some(st), &mut problems)
@@ -219,6 +224,12 @@ fn launch(settings: &Settings, found: Found, failed: Option<StackInfo>, problems
     let summary = found.summary?;
     keep(problems, template::require_parameters(settings, &summary, &parameter_names(&settings.functions)));
     keep(problems, template::require_capabilities(settings, &summary));
+    if let Some(p) = settings.staged.as_ref().and_then(|_| canary::template_problem(&summary)) {
+        problems.push(Error::precondition(
+            p,
+            "Launch with a template like examples/staged/template.yaml, or with `strategy: direct`.",
+        ));
+    }
     for (f, ff) in settings.functions.iter().zip(&found.functions) {
         if ff.function.is_some() && summary.has_resource(FUNCTION_TYPE) {
             problems.push(Error::precondition(
@@ -353,6 +364,7 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
                 object_version: Some("pending".into()),
             })
             .collect(),
+        fixed: Vec::new(),
     };
     keep(problems, parameters::parameters(settings, &summary, Some(&st), &pending))?;
     let mut warnings = Vec::new();
@@ -396,6 +408,10 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
         all_current &= current;
         units.push(Unit { spec, function, live, object, version });
     }
+    let staged = match (&settings.staged, &settings.mode) {
+        (Some(_), Mode::Release) => staged_release(settings, &st, &summary, &mut found, &units, problems),
+        _ => None,
+    };
     let unchanged = all_current && !stack_inputs;
     // The code is the live code and the template, parameters and tags given are the stack's: the
     // update can only set FirstLaunch to false after a first launch (the site keeps its versions),
@@ -424,6 +440,159 @@ fn update(settings: &Settings, mut found: Found, st: StackInfo, problems: &mut V
         bookkeeping,
         other_changes: found.other_changes,
         warnings,
+        staged,
+    })))
+}
+
+/// A staged release's stack, checked (see `canary::decide`): it needs the primary's version, and a
+/// canary live now must be this release's own (a run that stopped, run again) or be finished first.
+fn staged_release(
+    settings: &Settings,
+    st: &StackInfo,
+    summary: &TemplateInfo,
+    found: &mut Found,
+    units: &[Unit],
+    problems: &mut Vec<Error>,
+) -> Option<Stage> {
+    let stage = staged_stack(settings, st, summary, found, problems)?;
+    let [unit] = units else { return None };
+    if unit.live.is_none() {
+        problems.push(Error::precondition(
+            format!("cannot tell which version of {} the primary distribution runs: a staged release keeps it there until the canary passes", unit.spec.name),
+            "Make the primary distribution associate one version of the function (release once with `strategy: direct`), then release in stages.",
+        ));
+    }
+    if let Some(candidate) = &stage.candidate {
+        let resumes = matches!(&unit.version, VersionStep::Reuse(v) if &v.arn == candidate);
+        if !resumes {
+            problems.push(Error::precondition(
+                format!(
+                    "a canary of {candidate} is live on stack {} ({}=true): left by `promote: false`, or by a staged run that stopped; this run's code is not that version's",
+                    settings.stack_name,
+                    canary::ENABLED
+                ),
+                format!("Finish it first, with `mode: promote` (the primary takes {candidate}) or `mode: abort`; or release that version's code again to resume its canary."),
+            ));
+        }
+    }
+    Some(stage)
+}
+
+/// The stack's continuous deployment, checked (`canary::decide`).
+fn staged_stack(
+    settings: &Settings,
+    st: &StackInfo,
+    summary: &TemplateInfo,
+    found: &mut Found,
+    problems: &mut Vec<Error>,
+) -> Option<Stage> {
+    let staged = found.staged.take().unwrap_or_default();
+    match canary::decide(&settings.stack_name, summary, st, found.distribution.as_ref(), staged) {
+        Ok(stage) => Some(stage),
+        Err(all) => {
+            problems.extend(all);
+            None
+        }
+    }
+}
+
+/// The stack a rollback or a canary's end acts on: it exists and takes an update.
+fn existing(
+    settings: &Settings,
+    stack: Option<StackInfo>,
+    missing: String,
+    fix: &str,
+    problems: &mut Vec<Error>,
+) -> Option<StackInfo> {
+    let Some(st) = stack else {
+        problems.push(Error::precondition(missing, fix));
+        return None;
+    };
+    match stack::check_updatable(&settings.stack_name, &st.status) {
+        Ok(()) => Some(st),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    }
+}
+
+/// `mode: promote` or `abort`: the canary a staged run left live, finished by one stack update.
+fn finish(settings: &Settings, mut found: Found, stack: Option<StackInfo>, problems: &mut Vec<Error>) -> Option<Plan> {
+    let promote = settings.mode == Mode::Promote;
+    let verb = if promote { "promote" } else { "abort" };
+    let missing = format!("stack {} does not exist: there is no canary to {verb}", settings.stack_name);
+    let st = existing(
+        settings,
+        stack,
+        missing,
+        "Fix `stack-name`: it must name the stack of the staged release.",
+        problems,
+    )?;
+    let (functions, summary) = current(settings, &found, &st, problems)?;
+    let stage = staged_stack(settings, &st, &summary, &mut found, problems)?;
+    let distribution = found.distribution.as_ref().map(|(_, d)| d);
+    let ((spec, function), ff) = functions.into_iter().zip(&found.functions).next()?;
+    let live = live_version(&spec.parameter, &st, distribution, &function.arn, &ff.versions);
+    let runs = live.as_ref().map(|l| l.arn.clone()).unwrap_or_else(|| "an unknown version".to_owned());
+    let target = match (&stage.candidate, promote) {
+        (Some(c), true) => match ff.versions.iter().find(|v| &v.arn == c) {
+            Some(v) => v.clone(),
+            None => {
+                problems.push(Error::precondition(
+                    format!(
+                        "the canary's version {c} ({}) is not a published version of {}",
+                        canary::CANDIDATE,
+                        spec.name
+                    ),
+                    "Abort the canary (`mode: abort`) and release again.",
+                ));
+                return None;
+            }
+        },
+        (None, true) => {
+            problems.push(Error::precondition(
+                format!(
+                    "no canary is live on stack {} ({}={}, {}={}): nothing to promote; the primary runs {runs}",
+                    settings.stack_name,
+                    canary::ENABLED,
+                    st.parameter(canary::ENABLED).unwrap_or("unset"),
+                    canary::CANDIDATE,
+                    st.parameter(canary::CANDIDATE).unwrap_or("unset")
+                ),
+                "A `strategy: staged` run with `promote: false` leaves a canary to promote. If an earlier promote was interrupted, its stack update may have finished it: see the version the primary runs above.",
+            ));
+            return None;
+        }
+        (_, false) => match &live {
+            Some(l) => l.clone(),
+            None => {
+                problems.push(Error::precondition(
+                    format!("cannot tell which version of {} the primary distribution runs, to give it back to staging", spec.name),
+                    "Set the stack's CandidateVersion to NONE and CanaryEnabled to false by hand (a stack update with the previous template).",
+                ));
+                return None;
+            }
+        },
+    };
+    let update_stack = stage.candidate.is_some();
+    Some(Plan::Update(Box::new(Update {
+        stack: st,
+        template: Template::Previous,
+        summary,
+        distribution: found.distribution,
+        units: vec![Unit {
+            spec,
+            function,
+            live,
+            object: ObjectStep::Keep(None),
+            version: VersionStep::Existing(target),
+        }],
+        update_stack,
+        bookkeeping: false,
+        other_changes: Vec::new(),
+        warnings: Vec::new(),
+        staged: Some(stage),
     })))
 }
 
@@ -545,17 +714,9 @@ fn rollback(
     target: &RollbackTarget,
     problems: &mut Vec<Error>,
 ) -> Option<Plan> {
-    let Some(st) = stack else {
-        problems.push(Error::precondition(
-            format!("stack {} does not exist: there is nothing to roll back", settings.stack_name),
-            "Fix `stack-name`; `rollback-to` re-points an existing stack at an already published version.",
-        ));
-        return None;
-    };
-    if let Err(e) = stack::check_updatable(&settings.stack_name, &st.status) {
-        problems.push(e);
-        return None;
-    }
+    let missing = format!("stack {} does not exist: there is nothing to roll back", settings.stack_name);
+    let fix = "Fix `stack-name`; `rollback-to` re-points an existing stack at an already published version.";
+    let st = existing(settings, stack, missing, fix, problems)?;
     let (functions, summary) = current(settings, &found, &st, problems)?;
     let distribution = found.distribution.as_ref().map(|(_, d)| d);
     let mut units = Vec::new();
@@ -608,6 +769,7 @@ fn rollback(
         bookkeeping: false,
         other_changes: Vec::new(),
         warnings: Vec::new(),
+        staged: None,
     })))
 }
 
@@ -1174,6 +1336,73 @@ mod tests {
             "{said}"
         );
         assert!(matches!(plan(&s, found("true")), Ok(Plan::Update(_))), "all of them: fine");
+    }
+
+    /// A stack of examples/staged, released: version 2 live on the primary; `canary` is the
+    /// candidate a live canary runs.
+    fn staged(package: &str, canary: Option<u64>) -> Found {
+        let mut found = released(package);
+        let summary = found.summary.as_mut().unwrap();
+        summary.parameters.extend(canary::PARAMETERS.iter().map(|p| (p.to_string(), Some("x".to_string()))));
+        let (_, primary) = found.distribution.as_mut().unwrap();
+        primary.policy_id = Some("p1".into());
+        primary.http_version = "http2".into();
+        let st = found.stack.as_mut().unwrap();
+        if let Some(n) = canary {
+            st.parameters.push((canary::CANDIDATE.into(), format!("{FN}:{n}")));
+            st.parameters.push((canary::ENABLED.into(), "true".into()));
+        }
+        let staging = DistributionInfo { domain: "d2.cloudfront.net".into(), staging: true, ..Default::default() };
+        found.staged = Some(canary::Found {
+            staging: vec![("E2".into(), staging)],
+            policy: Some(canary::Policy {
+                id: "p1".into(),
+                enabled: canary.is_some(),
+                staging_dns_names: vec!["d2.cloudfront.net".into()],
+                traffic: canary::Traffic::Header { name: "aws-cf-cd-canary".into(), value: "1".into() },
+            }),
+        });
+        found.functions[0].versions.push(version(3, NEW));
+        found
+    }
+
+    #[test]
+    fn a_staged_release_stages_new_code_and_finishes_only_a_live_canary() {
+        let s = settings(&[("INPUT_STRATEGY", "staged")]);
+        // New code, no canary: published, staged behind the primary's version 2.
+        let mut found = staged(NEW, None);
+        found.functions[0].versions.pop();
+        let u = update(&s, found);
+        assert_eq!(u.staged.as_ref().map(|st| (st.staging_id.as_str(), st.candidate.clone())), Some(("E2", None)));
+        assert!(matches!(u.units[0].version, VersionStep::Publish { .. }));
+        // The same code again while its canary (3) is live: the run resumes it.
+        let mut found = staged(NEW, Some(3));
+        found.functions[0].function = Some(latest(NEW));
+        let u = update(&s, found);
+        assert!(matches!(&u.units[0].version, VersionStep::Reuse(v) if v.arn == format!("{FN}:3")));
+        // Other code while a canary runs: finish it first.
+        let text = refused(&s, staged("other=", Some(3)));
+        assert!(text.contains(&format!("a canary of {FN}:3 is live on stack site")), "{text}");
+        // The primary's own code, while a canary runs, is no resumption either.
+        assert!(refused(&s, staged(OLD, Some(3))).contains("is live on stack site"));
+
+        let promote = settings(&[("INPUT_MODE", "promote"), ("INPUT_SOURCE", "")]);
+        let u = update(&promote, without_package(staged(NEW, Some(3))));
+        assert!(matches!(&u.units[0].version, VersionStep::Existing(v) if v.arn == format!("{FN}:3")));
+        assert!(u.update_stack);
+        let abort = settings(&[("INPUT_MODE", "abort"), ("INPUT_SOURCE", "")]);
+        let u = update(&abort, without_package(staged(NEW, Some(3))));
+        assert!(matches!(&u.units[0].version, VersionStep::Existing(v) if v.arn == format!("{FN}:2")));
+        // Nothing live: promote is refused, abort has nothing to change.
+        let text = refused(&promote, without_package(staged(NEW, None)));
+        assert!(text.contains("no canary is live on stack site (CanaryEnabled=unset, CandidateVersion=unset): nothing to promote; the primary runs"), "{text}");
+        assert!(!update(&abort, without_package(staged(NEW, None))).update_stack);
+        // A candidate that is not a published version of the function.
+        let text = refused(&promote, without_package(staged(NEW, Some(9))));
+        assert!(
+            text.contains(&format!("the canary's version {FN}:9 (CandidateVersion) is not a published version")),
+            "{text}"
+        );
     }
 
     #[test]

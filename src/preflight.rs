@@ -41,6 +41,9 @@ pub struct Found {
     pub functions: Vec<FunctionFound>,
     /// Problems that stop the run before any write, found while looking.
     pub problems: Vec<Error>,
+    /// A staged release's (`strategy: staged`, `mode: promote`/`abort`): continuous deployment on
+    /// the stack.
+    pub staged: Option<crate::canary::Found>,
 }
 
 /// What the run learned of one function.
@@ -106,7 +109,7 @@ pub async fn look_up(
         join_all(settings.functions.iter().map(|f| function::get(&clients.lambda, &f.name))),
         async {
             match settings.mode {
-                Mode::Rollback(_) => Ok(()),
+                Mode::Rollback(_) | Mode::Promote | Mode::Abort => Ok(()),
                 _ => artifact::check_bucket(&clients.s3, &settings.artifact_bucket, owner).await,
             }
         },
@@ -196,6 +199,10 @@ pub async fn look_up(
         ff.object = object?;
     }
     found.distribution = found.take(distribution)?.flatten();
+    if let (Some(_), Some(id), Some((_, primary))) = (&settings.staged, &stack_id, &found.distribution) {
+        let staged = crate::canary::look_up(clients, id, primary).await;
+        found.staged = found.take(staged)?;
+    }
     found.other_changes = found.take(other_changes)?.unwrap_or_default();
     found.launched_versions = launched?;
     Ok(found)

@@ -37,6 +37,8 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("has-changes", "With `mode: plan`: `true` when the change set changes the stack, else `false` (and no change set is left)."),
     out("changes-count", "With `mode: plan`: how many resources the change set changes."),
     out("changes-markdown", "With `mode: plan`: the change set as a Markdown table (parameters, then each resource change with before and after values), also in the job summary."),
+    out("staging-distribution-id", "With `strategy: staged` (and `mode: promote`/`abort`): the staging distribution that ran the canary."),
+    out("canary-result", "With `strategy: staged`: `promoted` (the primary runs the new version), `passed` (checked on staging and left live: `promote: false`), `pending` (left live unchecked), `aborted` (withdrawn: the primary never ran it) or `failed` (the canary failed and could not be withdrawn: see the error); `mode: promote`/`abort` report `promoted`/`aborted`."),
     out("functions", "JSON array, one object per function released (`function-name`, `version-arn`, `version`, `code-sha256`, `s3-key`, `s3-version-id`, `changed`); with `functions`, the single-function outputs above are empty."),
 ];
 
@@ -68,6 +70,8 @@ pub struct Outputs {
     pub has_changes: String,
     pub changes_count: String,
     pub changes_markdown: String,
+    pub staging_distribution_id: String,
+    pub canary_result: String,
     /// Each function's own outputs, in the settings' order.
     pub functions: Vec<FunctionOutputs>,
     /// What the check saw, for the log and the summary.
@@ -279,6 +283,7 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
             ("First launch", o.first_launch.to_string()),
             ("Pruned versions", if o.pruned_versions.is_empty() { "none".into() } else { o.pruned_versions.clone() }),
             ("Pending versions", if o.pending_versions.is_empty() { "none".into() } else { format!("{} (still replicated; a later run deletes them)", o.pending_versions) }),
+            ("Canary", format!("{} on staging distribution `{}`", o.canary_result, o.staging_distribution_id)),
             ("Check", {
                 let result = o.check_result.as_str().to_owned();
                 if o.check_detail.is_empty() { result } else { format!("{result}: {}", md_escape(&o.check_detail)) }
@@ -287,7 +292,8 @@ pub fn summary(function: &str, outputs: Option<&Outputs>, timings: &Timings, fai
         s.push_str("| | |\n|---|---|\n");
         // With `functions` each function has its row above; the single-function rows would be empty.
         let per_function = ["Function", "Version", "Code SHA-256", "S3 object"];
-        for (k, v) in rows.into_iter().filter(|(k, _)| !(o.several && per_function.contains(k))) {
+        let skip = |k: &str| (o.several && per_function.contains(&k)) || (k == "Canary" && o.canary_result.is_empty());
+        for (k, v) in rows.into_iter().filter(|(k, _)| !skip(k)) {
             s.push_str(&format!("| {k} | {v} |\n"));
         }
         s.push('\n');

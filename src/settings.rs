@@ -40,6 +40,22 @@ pub struct EdgeFunction {
     pub source: Option<PathBuf>,
 }
 
+/// `strategy: staged`: the new version runs first on the staging distribution of CloudFront
+/// continuous deployment (a canary), and reaches the primary only after it passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staged {
+    /// The header, and its value, that route a request to the staging distribution.
+    pub header: String,
+    pub header_value: String,
+    /// After the check, the share of all requests sent to staging for the bake.
+    pub weight: Option<f64>,
+    pub bake: Option<Duration>,
+    /// The highest 5xxErrorRate (percent) the bake accepts.
+    pub max_error_rate: f64,
+    /// False: stop with the canary live, for `mode: promote` or `mode: abort`.
+    pub promote: bool,
+}
+
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -80,6 +96,8 @@ pub struct Settings {
     /// `allow-drift`: a distribution that runs another version than the stack last set is a
     /// warning, not a refusal.
     pub allow_drift: bool,
+    /// `strategy: staged` (and `mode: promote`/`abort`, which finish one).
+    pub staged: Option<Staged>,
 }
 
 /// What a run releases, decided by the inputs.
@@ -96,6 +114,10 @@ pub enum Mode {
     Prune,
     /// `mode: execute`: execute the change set a plan created (its ARN), then verify as a release.
     Execute(String),
+    /// `mode: promote`: the primary takes the canary a staged run left live.
+    Promote,
+    /// `mode: abort`: the canary a staged run left live is withdrawn.
+    Abort,
 }
 
 impl Settings {
@@ -153,6 +175,7 @@ pub fn validate_object(raw: RawInputs) -> Result<Settings> {
 
 fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     let mut p = Problems::default();
+    let staged = staged_of(&mut p, &raw);
 
     let several = raw.functions.is_some();
     let function_name = match several {
@@ -162,7 +185,7 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     let stack_name = p.required("stack-name", raw.stack_name, valid_stack_name);
     let artifact_bucket = p.required("artifact-bucket", raw.artifact_bucket, valid_bucket_name);
     let rollback = raw.rollback_to.is_some();
-    let rollback_to = match raw.rollback_to.map(|r| r.trim().to_owned()) {
+    let rollback_to = match raw.rollback_to.clone().map(|r| r.trim().to_owned()) {
         None => None,
         Some(r) if r == "previous" => Some(RollbackTarget::Previous),
         Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => match r.parse::<u64>() {
@@ -229,15 +252,20 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
             );
             None
         }
-        ("release" | "plan", Some(_)) => {
+        ("release" | "plan" | "promote" | "abort", Some(_)) => {
             p.push("change-set-id", "means something only with `mode: execute`; remove it, or set `mode: execute`");
             None
         }
-        ("release" | "plan", None) => None,
+        ("release" | "plan" | "promote" | "abort", None) => None,
         (other, _) => {
-            p.push("mode", format!("expected `release`, `plan` or `execute`, got `{other}`"));
+            p.push("mode", format!("expected `release`, `plan`, `execute`, `promote` or `abort`, got `{other}`"));
             None
         }
+    };
+    let finish = match review.as_str() {
+        "promote" => Some(Mode::Promote),
+        "abort" => Some(Mode::Abort),
+        _ => None,
     };
     let allow_drift = p.boolean("allow-drift", raw.allow_drift.clone());
     // A plan stops before anything serves the new version; an execute releases what was planned.
@@ -292,11 +320,18 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     }
     let mode = match rollback_to {
         _ if execute.is_some() => Mode::Execute(execute.clone().unwrap_or_default()),
+        _ if finish.is_some() => finish.clone().unwrap_or(Mode::Promote),
         _ if prune_only => Mode::Prune,
         Some(target) => Mode::Rollback(target),
         None if from_object => Mode::Object,
         None => Mode::Release,
     };
+    if from_object && staged.is_some() {
+        p.push(
+            "strategy",
+            "the S3-triggered deployer releases directly; a staged release runs from the action or the CLI",
+        );
+    }
     let source = match (&mode, raw.source) {
         (Mode::Release, Some(source)) if !several => {
             let path = PathBuf::from(source);
@@ -417,6 +452,13 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
             );
         }
     }
+    if staged.is_some() {
+        for own in crate::canary::PARAMETERS {
+            if parameters.iter().any(|(k, _)| k == own) {
+                p.push("parameters", format!("sets {own}, which a staged release sets itself (see `canary-header`, `canary-weight`); remove it"));
+            }
+        }
+    }
     check_tags(&mut p, &tags);
 
     let capabilities: Vec<String> = split_list(raw.capabilities.as_deref().unwrap_or(default_of("capabilities")))
@@ -461,6 +503,9 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     }
 
     let timeout = p.duration("timeout", raw.timeout);
+    if let Some(bake) = staged.as_ref().and_then(|s| s.bake).filter(|b| *b + Duration::from_secs(300) > timeout) {
+        p.push("bake-time", format!("`{}` leaves less than 5 minutes of `timeout` ({}) for the stack updates and CloudFront deployments around it; shorten it or raise `timeout`", humantime::format_duration(bake), humantime::format_duration(timeout)));
+    }
     let rollback_on_failure = p.boolean("rollback-on-failure", raw.rollback_on_failure);
     let check = crate::check::spec(
         &mut p,
@@ -521,7 +566,129 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         keep_versions,
         plan,
         allow_drift,
+        staged,
     })
+}
+
+/// `strategy` and the canary's inputs; `mode: promote`/`abort` imply a staged stack.
+fn staged_of(p: &mut Problems, raw: &RawInputs) -> Option<Staged> {
+    let mode = raw.mode.as_deref().map(str::trim).unwrap_or(default_of("mode"));
+    let finish = match mode {
+        "promote" => Some(Mode::Promote),
+        "abort" => Some(Mode::Abort),
+        _ => None,
+    };
+    let finish = finish.as_ref();
+    let (several, rollback) = (raw.functions.is_some(), raw.rollback_to.is_some());
+    let (change_set, prune_only) = (matches!(mode, "plan" | "execute"), said_true(&raw.prune_only));
+    let strategy = raw.strategy.as_deref().map(str::trim).unwrap_or(default_of("strategy"));
+    let staged = match strategy {
+        "staged" => true,
+        "direct" => false,
+        other => {
+            p.push("strategy", format!("expected `direct` or `staged`, got `{other}`"));
+            return None;
+        }
+    };
+    // The runner passes every input, with its default when the workflow gives none: a default is
+    // not a choice to refuse.
+    let given = |name: &str, v: &Option<String>| v.as_deref().is_some_and(|v| v.trim() != default_of(name));
+    let canary_inputs = [
+        ("canary-header", given("canary-header", &raw.canary_header)),
+        ("canary-header-value", given("canary-header-value", &raw.canary_header_value)),
+        ("canary-weight", raw.canary_weight.is_some()),
+        ("bake-time", raw.bake_time.is_some()),
+        ("max-error-rate", given("max-error-rate", &raw.max_error_rate)),
+        ("promote", given("promote", &raw.promote)),
+    ];
+    if let Some(mode) = finish {
+        let verb = if *mode == Mode::Promote { "promote" } else { "abort" };
+        p.refuse(
+            &[
+                ("source", raw.source.is_some()),
+                ("functions", several),
+                ("template", raw.template.is_some()),
+                ("template-url", raw.template_url.is_some()),
+                ("parameters", raw.parameters.is_some()),
+                ("tags", raw.tags.is_some()),
+                ("force", said_true(&raw.force)),
+                ("rollback-to", rollback),
+                ("prune-only", prune_only),
+                ("dry-run", said_true(&raw.dry_run)),
+                ("recreate-failed-stack", said_true(&raw.recreate_failed_stack)),
+                ("rollback-on-failure", said_true(&raw.rollback_on_failure)),
+                ("canary-weight", raw.canary_weight.is_some()),
+                ("bake-time", raw.bake_time.is_some()),
+                ("max-error-rate", given("max-error-rate", &raw.max_error_rate)),
+                ("promote", given("promote", &raw.promote)),
+            ],
+            &format!("means nothing with `mode: {verb}`, which finishes the canary a staged run left live and changes nothing else; remove it"),
+        );
+        if *mode == Mode::Abort {
+            p.refuse(
+                &[("check-url", raw.check_url.is_some()), ("invalidation-paths", raw.invalidation_paths.is_some())],
+                "means nothing with `mode: abort`: the primary keeps the version it runs; remove it",
+            );
+        }
+    } else if !staged {
+        p.refuse(&canary_inputs, "means something only with `strategy: staged`; remove it, or set `strategy: staged`");
+        return None;
+    } else {
+        for (input, given, why) in [
+            ("functions", several, "a staged release stages one function (the template's CandidateVersion); release several directly"),
+            ("rollback-to", rollback, "a rollback re-points the primary directly; remove `strategy`"),
+            ("mode", change_set, "`mode: plan` and `execute` release through a change set, directly; remove `strategy`, or release without a change set"),
+            ("prune-only", prune_only, "`prune-only` releases nothing"),
+            ("rollback-on-failure", said_true(&raw.rollback_on_failure), "a staged release that fails before promotion aborts the canary by itself: the primary never ran the new version"),
+        ] {
+            if given {
+                p.push(input, format!("cannot be given with `strategy: staged`: {why}"));
+            }
+        }
+    }
+    if raw.wait.as_deref().is_some_and(|w| w.trim().eq_ignore_ascii_case("false")) {
+        p.push("wait", "must stay `true` with a staged release: each step waits for the one before (the canary is checked once it is deployed)");
+    }
+    let header = raw.canary_header.as_deref().map(str::trim).unwrap_or(default_of("canary-header")).to_owned();
+    let token = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    if !header.to_ascii_lowercase().starts_with(crate::canary::HEADER_PREFIX) || !header.chars().all(token) {
+        p.push("canary-header", format!("`{header}`: CloudFront routes by a header whose name starts with `{}` (letters, digits, hyphens), such as `aws-cf-cd-canary`", crate::canary::HEADER_PREFIX));
+    }
+    let header_value =
+        raw.canary_header_value.as_deref().map(str::trim).unwrap_or(default_of("canary-header-value")).to_owned();
+    if header_value.is_empty() || header_value.len() > 1783 || !header_value.chars().all(|c| c.is_ascii_graphic()) {
+        p.push(
+            "canary-header-value",
+            "must be 1 to 1,783 visible ASCII characters (CloudFront's limit for the header's value)",
+        );
+    }
+    let weight = raw.canary_weight.as_deref().map(str::trim).and_then(|w| match w.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= crate::canary::MAX_WEIGHT => Some(v),
+        _ => {
+            p.push("canary-weight", format!("`{w}`: expected a share of the requests above 0 and at most {} (CloudFront continuous deployment's limit), such as `0.05`", crate::canary::MAX_WEIGHT));
+            None
+        }
+    });
+    let bake = raw.bake_time.clone().map(|b| p.duration("bake-time", Some(b)));
+    if raw.canary_weight.is_some() && raw.bake_time.is_none() {
+        p.push(
+            "canary-weight",
+            "needs `bake-time`: how long the share of requests runs on the canary before promotion",
+        );
+    }
+    if given("max-error-rate", &raw.max_error_rate) && raw.bake_time.is_none() {
+        p.push("max-error-rate", "needs `bake-time`: the error rate is watched during the bake");
+    }
+    let rate = raw.max_error_rate.as_deref().map(str::trim).unwrap_or(default_of("max-error-rate"));
+    let max_error_rate = match rate.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => v,
+        _ => {
+            p.push("max-error-rate", format!("`{rate}`: expected a percentage from 0 to 100, such as `1`"));
+            0.0
+        }
+    };
+    let promote = p.boolean("promote", raw.promote.clone());
+    Some(Staged { header, header_value, weight, bake, max_error_rate, promote })
 }
 
 /// A boolean input set to true (a wrong value is reported by its own parser).
@@ -752,6 +919,125 @@ mod tests {
     }
 
     #[test]
+    fn a_staged_release_takes_its_canary_and_refuses_what_it_cannot_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let with = named_and;
+        let s = with(&[("INPUT_SOURCE", d), ("INPUT_STRATEGY", "staged")]).unwrap();
+        let staged = s.staged.expect("staged");
+        assert_eq!(
+            (staged.header.as_str(), staged.header_value.as_str(), staged.promote),
+            ("aws-cf-cd-canary", "1", true)
+        );
+        let s = with(&[
+            ("INPUT_SOURCE", d),
+            ("INPUT_STRATEGY", "staged"),
+            ("INPUT_CANARY-WEIGHT", "0.15"),
+            ("INPUT_BAKE-TIME", "10m"),
+            ("INPUT_MAX-ERROR-RATE", "2.5%"),
+            ("INPUT_PROMOTE", "false"),
+        ])
+        .unwrap();
+        let staged = s.staged.expect("staged");
+        assert_eq!(
+            (staged.weight, staged.bake, staged.max_error_rate),
+            (Some(0.15), Some(Duration::from_secs(600)), 2.5)
+        );
+        assert!(!staged.promote);
+        // What the runner passes for a workflow that sets none of them: the defaults, not choices.
+        let defaults = [
+            ("INPUT_STRATEGY", "direct"),
+            ("INPUT_CANARY-HEADER", "aws-cf-cd-canary"),
+            ("INPUT_CANARY-HEADER-VALUE", "1"),
+            ("INPUT_MAX-ERROR-RATE", "1"),
+            ("INPUT_PROMOTE", "true"),
+        ];
+        let mut direct = vec![("INPUT_SOURCE", d)];
+        direct.extend_from_slice(&defaults);
+        assert!(with(&direct).unwrap().staged.is_none());
+        let mut promote = vec![("INPUT_MODE", "promote")];
+        promote.extend_from_slice(&defaults);
+        let s = with(&promote).unwrap();
+        assert_eq!((&s.mode, s.staged.is_some()), (&Mode::Promote, true));
+        assert_eq!(with(&[("INPUT_MODE", "abort")]).unwrap().mode, Mode::Abort);
+        // (inputs, the input blamed, what the problem says)
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let staged = ("INPUT_STRATEGY", "staged");
+        let cases: Vec<Case> = vec![
+            (vec![("INPUT_SOURCE", d), ("INPUT_STRATEGY", "canary")], "strategy", "expected `direct` or `staged`"),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_CANARY-WEIGHT", "0.1")],
+                "canary-weight",
+                "only with `strategy: staged`",
+            ),
+            (vec![("INPUT_SOURCE", d), ("INPUT_PROMOTE", "false")], "promote", "only with `strategy: staged`"),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_CANARY-WEIGHT", "0.2"), ("INPUT_BAKE-TIME", "5m")],
+                "canary-weight",
+                "at most 0.15",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_CANARY-WEIGHT", "0"), ("INPUT_BAKE-TIME", "5m")],
+                "canary-weight",
+                "above 0",
+            ),
+            (vec![("INPUT_SOURCE", d), staged, ("INPUT_CANARY-WEIGHT", "0.1")], "canary-weight", "needs `bake-time`"),
+            (vec![("INPUT_SOURCE", d), staged, ("INPUT_MAX-ERROR-RATE", "5")], "max-error-rate", "needs `bake-time`"),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_BAKE-TIME", "5m"), ("INPUT_MAX-ERROR-RATE", "120")],
+                "max-error-rate",
+                "from 0 to 100",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_BAKE-TIME", "89m")],
+                "bake-time",
+                "less than 5 minutes of `timeout`",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_CANARY-HEADER", "x-canary")],
+                "canary-header",
+                "starts with `aws-cf-cd-`",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_CANARY-HEADER", "aws-cf-cd-a b")],
+                "canary-header",
+                "starts with `aws-cf-cd-`",
+            ),
+            (vec![("INPUT_SOURCE", d), staged, ("INPUT_WAIT", "false")], "wait", "must stay `true`"),
+            (vec![("INPUT_SOURCE", d), staged, ("INPUT_MODE", "plan")], "mode", "release through a change set"),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_ROLLBACK-ON-FAILURE", "true"), ("INPUT_CHECK-URL", "/")],
+                "rollback-on-failure",
+                "aborts the canary by itself",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), staged, ("INPUT_PARAMETERS", "CandidateVersion=x")],
+                "parameters",
+                "which a staged release sets itself",
+            ),
+            (vec![staged, ("INPUT_ROLLBACK-TO", "previous")], "rollback-to", "cannot be given with `strategy: staged`"),
+            (vec![("INPUT_MODE", "promote"), ("INPUT_SOURCE", d)], "source", "means nothing with `mode: promote`"),
+            (
+                vec![("INPUT_MODE", "promote"), ("INPUT_BAKE-TIME", "5m")],
+                "bake-time",
+                "means nothing with `mode: promote`",
+            ),
+            (vec![("INPUT_MODE", "abort"), ("INPUT_CHECK-URL", "/")], "check-url", "means nothing with `mode: abort`"),
+        ];
+        for (more, input, says) in cases {
+            let p = problems(with(&more));
+            assert!(p.iter().any(|p| p.input == input && p.problem.contains(says)), "{more:?}: {p:?}");
+        }
+        let p = problems(settings(&[
+            ("INPUT_STACK-NAME", "site"),
+            ("INPUT_ARTIFACT-BUCKET", "artifacts"),
+            ("INPUT_FUNCTIONS", "ViewerVersion=viewer:dist/viewer"),
+            ("INPUT_STRATEGY", "staged"),
+        ]));
+        assert!(p.iter().any(|p| p.input == "functions" && p.problem.contains("stages one function")), "{p:?}");
+    }
+
+    #[test]
     fn plan_and_execute_take_what_their_half_needs_and_refuse_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
@@ -768,7 +1054,7 @@ mod tests {
         // (inputs, the input blamed, what the problem says)
         type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
         let cases: Vec<Case> = vec![
-            (vec![("INPUT_SOURCE", d), ("INPUT_MODE", "apply")], "mode", "expected `release`, `plan` or `execute`"),
+            (vec![("INPUT_SOURCE", d), ("INPUT_MODE", "apply")], "mode", "expected `release`, `plan`, `execute`"),
             (vec![("INPUT_MODE", "execute")], "change-set-id", "is required with `mode: execute`"),
             (
                 vec![("INPUT_MODE", "execute"), ("INPUT_CHANGE-SET-ID", "my plan/1")],

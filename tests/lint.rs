@@ -61,6 +61,7 @@ fn workflows() -> Vec<String> {
     assert!(files.iter().any(|f| f.ends_with("/ci.yml")) && files.iter().any(|f| f.ends_with("/release.yml")));
     files.push("examples/workflows/deploy.yml".into());
     files.push("examples/workflows/plan-approve.yml".into());
+    files.push("examples/workflows/staged.yml".into());
     files
 }
 

@@ -254,8 +254,8 @@ async fn describe_stack(c: &common::Clients) -> (String, String) {
 async fn check_outputs(c: &common::Clients, r: &common::Run, files: &FileCommands, first_launch: bool) {
     let outputs = files.outputs();
     let declared = action().outputs;
-    // Empty unless pruning deleted or deferred a version (tests/prune.rs checks them), or the run is
-    // a plan (tests/review.rs).
+    // Empty unless pruning deleted or deferred a version (tests/prune.rs checks them), the run is
+    // a plan (tests/review.rs), or a staged release (tests/staged.rs).
     let empty_here = [
         "pruned-versions",
         "pending-versions",
@@ -264,6 +264,8 @@ async fn check_outputs(c: &common::Clients, r: &common::Run, files: &FileCommand
         "has-changes",
         "changes-count",
         "changes-markdown",
+        "staging-distribution-id",
+        "canary-result",
     ];
     for name in &declared {
         let value =

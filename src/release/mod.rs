@@ -7,6 +7,7 @@
 //! the invalidation and the check at the edge (with `rollback-on-failure`).
 
 mod review;
+mod staged;
 mod update;
 mod verify;
 
@@ -128,6 +129,9 @@ impl Release<'_> {
                 Ok(())
             }
             Plan::Launch(l) => self.launch(l).await,
+            Plan::Update(u) if matches!(self.settings.mode, Mode::Promote | Mode::Abort) => {
+                self.finish_canary(*u).await
+            }
             Plan::Update(u) => self.update(*u).await,
         }
     }

@@ -93,6 +93,14 @@ impl Release<'_> {
             let params = parameters::parameters(s, &plan.summary, Some(&plan.stack), &fill)?;
             return self.plan_change_set(Some(&plan.stack), &plan.template, &params).await;
         }
+        if let (Some(stage), Mode::Release) = (&plan.staged, &s.mode) {
+            // New code goes to the staging distribution first; code the primary runs already
+            // has nothing to stage, and is released as a direct release would.
+            let moves = plan.units.iter().zip(&versions).any(|(u, v)| u.live.as_ref().is_some_and(|l| l.arn != v.arn));
+            if moves {
+                return self.stage(&plan, stage, &versions, &objects).await;
+            }
+        }
         if plan.update_stack {
             let fill = plan.fill(&versions, &objects);
             self.repoint(&plan, &plan.template, &fill).await?;
@@ -132,6 +140,7 @@ impl Release<'_> {
             .functions
             .iter()
             .map(|f| format!("{}={}", f.parameter, f.version_arn.as_deref().unwrap_or("NONE")))
+            .chain(fill.fixed.iter().map(|(k, v)| format!("{k}={v}")))
             .collect();
         if plan.bookkeeping {
             log::info(&format!(

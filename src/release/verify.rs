@@ -66,9 +66,10 @@ impl Release<'_> {
         self.phases.start("Check");
         // A first launch has a new distribution: nothing from an older version is cached there.
         if plan.is_some() {
-            self.clear_cached_check_path(spec).await?;
+            let id = self.out.distribution_id.clone();
+            self.clear_cached_check_path(spec, &id).await?;
         }
-        let seen = match check::run(spec, &self.out.distribution_domain).await? {
+        let seen = match check::run(spec, &self.out.distribution_domain, None).await? {
             Ok(seen) => {
                 self.out.check_result = CheckResult::Passed;
                 self.out.check_detail = seen.describe();
@@ -181,6 +182,7 @@ impl Release<'_> {
             bookkeeping: false,
             other_changes: Vec::new(),
             warnings: Vec::new(),
+            staged: None,
         };
         for (i, v) in versions.iter().enumerate() {
             self.set_version(i, &v.arn);
@@ -194,7 +196,8 @@ impl Release<'_> {
         let functions: Vec<FunctionInfo> = now.units.iter().map(|u| u.function.clone()).collect();
         self.settle_distribution(plan.distribution.as_ref().map(|(id, _)| id.as_str()), &functions).await?;
         // The failed versions' answers may be cached now, under the check's path as under any other.
-        self.clear_cached_check_path(spec).await?;
+        let id = self.out.distribution_id.clone();
+        self.clear_cached_check_path(spec, &id).await?;
         if let (false, [_]) = (s.several, now.units.as_slice()) {
             let object = plan.stack.parameter("ArtifactObjectVersion").unwrap_or_default().to_owned();
             self.function_out(0, |o| o.s3_version_id = object);
@@ -206,10 +209,10 @@ impl Release<'_> {
     /// leaves query strings out (Managed-CachingOptimized does), and an origin-request function runs
     /// only on a miss: the check's cache-busting parameter would then see the version before. So the
     /// check's path is invalidated first, unless `invalidation-paths` already did it or CloudFront
-    /// would not cache it.
-    async fn clear_cached_check_path(&mut self, spec: &CheckSpec) -> Result<()> {
+    /// would not cache it. `id` is the distribution that answers the check (a staged release's
+    /// staging distribution); the path is the check URL's on the primary's domain.
+    pub(super) async fn clear_cached_check_path(&mut self, spec: &CheckSpec, id: &str) -> Result<()> {
         let (s, c, poll) = (self.settings, self.clients, self.poll);
-        let id = self.out.distribution_id.clone();
         if id.is_empty() {
             return Ok(());
         }
@@ -217,7 +220,7 @@ impl Release<'_> {
         if distribution::covers(&s.invalidation_paths, &path) {
             return Ok(());
         }
-        let info = distribution::get(&c.cloudfront, &id).await?;
+        let info = distribution::get(&c.cloudfront, id).await?;
         let Some(behavior) = distribution::behavior_for(&info, &path) else { return Ok(()) };
         let distribution::Caching::PathOnly(policy) = distribution::caching(&c.cloudfront, behavior).await else {
             return Ok(());
@@ -226,7 +229,7 @@ impl Release<'_> {
             "CloudFront caches {path} by its path alone ({policy}): an answer cached from the version before would hide the new one, so {path} is invalidated before the check"
         ));
         let tag = distribution::release_tag(&self.version_arns());
-        let inv = distribution::invalidate(&c.cloudfront, poll, &id, std::slice::from_ref(&path), &tag).await?;
+        let inv = distribution::invalidate(&c.cloudfront, poll, id, std::slice::from_ref(&path), &tag).await?;
         log::info(&format!("invalidation {inv} of {path} completed"));
         Ok(())
     }

@@ -40,6 +40,8 @@ comes with the AWS behaviour it reproduces. By service:
     cloudwatch.py      GetMetricStatistics/GetMetricData matching the dimension set exactly (and the
                        namespace), periods from the rounded StartTime, Period checked; ListMetrics
                        lists each metric once
+    cbor.py            the Smithy RPC v2 CBOR protocol (CloudWatch's in the AWS SDK for Rust),
+                       translated to and from the JSON protocol moto serves
     clock.py           the settings, the time scale and the durations
     control.py         the control API (/_emulator/) and the server that carries it
 
@@ -83,7 +85,8 @@ def install() -> None:
     import moto
 
     check_moto_version(moto.__version__)
-    from . import associations, auth, awslambda, cloudformation, cloudfront, cloudwatch, continuous, s3, templates
+    from . import (associations, auth, awslambda, cbor, cloudformation, cloudfront, cloudwatch, continuous, s3,
+                   templates)
 
     cloudfront.install()
     continuous.install()  # after cloudfront: its checks come before a distribution changes
@@ -93,6 +96,7 @@ def install() -> None:
     templates.install()  # after cloudformation: its checks come before an operation starts
     s3.install()
     cloudwatch.install()
+    cbor.install()
     auth.install()
     _install_edge()
     _installed = True

@@ -191,7 +191,8 @@ class ControlApp:
 
 
 def make_server_class() -> Any:
-    """moto's ThreadedMotoServer serving ControlApp around moto's own dispatcher."""
+    """moto's ThreadedMotoServer serving ControlApp around moto's own dispatcher, with the RPC v2
+    CBOR protocol translated in between (cbor.py)."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -200,9 +201,11 @@ def make_server_class() -> Any:
     )
     from werkzeug.serving import make_server
 
+    from .cbor import RpcV2CborApp
+
     class EmulatorServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = ControlApp(DomainDispatcherApplication(create_backend_app))
+            app = ControlApp(RpcV2CborApp(DomainDispatcherApplication(create_backend_app)))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
