@@ -98,6 +98,8 @@ pub async fn create(
                 .map(|(k, v)| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build())
                 .collect()
         }))
+        .set_role_arn(settings.role_arn.clone())
+        .set_notification_arns((!settings.notification_arns.is_empty()).then(|| settings.notification_arns.clone()))
         .client_token(token)
         .description("lambda-edge-deploy plan: review, then run with `mode: execute` and this change set's id");
     let req = match template {

@@ -54,6 +54,8 @@ where
     I: IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 {
     let settings = match inputs::read(vars).and_then(|(raw, unknown)| {
+        // Before validation, so that input errors are reported in the format asked for too.
+        log::set_json(raw.log_format.as_deref().map(str::trim) == Some("json"));
         let unknown = inputs::unknown_problems(&unknown);
         match settings::validate(raw) {
             Err(Error::Inputs(mut problems)) => {

@@ -111,13 +111,24 @@ pub struct Package {
     /// base64(SHA-256(zip bytes)), the form of Lambda's CodeSha256.
     pub code_sha256: String,
     pub files: usize,
+    /// What `exclude` and `.lambdaignore` left out: files and their bytes.
+    pub excluded_files: usize,
+    pub excluded_bytes: u64,
 }
 
 #[cfg(test)]
 impl Package {
     /// A package as the plan sees it: its hash and size, no file.
     pub(crate) fn stub(code_sha256: &str, size: u64) -> Package {
-        Package { path: PathBuf::from("/dev/null"), _temp: None, size, code_sha256: code_sha256.into(), files: 1 }
+        Package {
+            path: PathBuf::from("/dev/null"),
+            _temp: None,
+            size,
+            code_sha256: code_sha256.into(),
+            files: 1,
+            excluded_files: 0,
+            excluded_bytes: 0,
+        }
     }
 }
 
@@ -128,6 +139,13 @@ struct Entry {
     path: PathBuf,
     executable: bool,
     len: u64,
+}
+
+/// Packages `source` leaving out what `exclude` (gitignore-style patterns) and a `.lambdaignore`
+/// at its root name. (Not built yet: the patterns are ignored.)
+pub fn package_excluding(source: &Path, exclude: &[String], stop: &Stop) -> Result<Package> {
+    let _ = exclude;
+    package(source, stop)
 }
 
 /// Packages `source`: a directory is zipped, a `.zip` file is taken as it is. Stops, removing
@@ -150,7 +168,15 @@ pub fn package(source: &Path, stop: &Stop) -> Result<Package> {
         let (file, temp) = temp.into_parts();
         write_zip(&entries, file, stop)?;
         let (size, code_sha256) = hash_file(&temp)?;
-        Package { path: temp.to_path_buf(), _temp: Some(temp), size, code_sha256, files: entries.len() }
+        Package {
+            path: temp.to_path_buf(),
+            _temp: Some(temp),
+            size,
+            code_sha256,
+            files: entries.len(),
+            excluded_files: 0,
+            excluded_bytes: 0,
+        }
     } else {
         let files =
             zip::ZipArchive::new(File::open(source).map_err(Error::io(format!("opening {}", source.display())))?)
@@ -168,7 +194,15 @@ pub fn package(source: &Path, stop: &Stop) -> Result<Package> {
             ));
         }
         let (size, code_sha256) = hash_file(source)?;
-        Package { path: source.to_path_buf(), _temp: None, size, code_sha256, files }
+        Package {
+            path: source.to_path_buf(),
+            _temp: None,
+            size,
+            code_sha256,
+            files,
+            excluded_files: 0,
+            excluded_bytes: 0,
+        }
     };
     if package.size > MAX_ZIP_BYTES {
         return Err(Error::precondition(

@@ -900,7 +900,7 @@ mod tests {
             id: "arn:aws:cloudformation:us-east-1:123456789012:stack/site/1".into(),
             status: StackStatus::new(status),
             parameters: vec![("FunctionName".into(), "edge".into()), ("LambdaVersion".into(), format!("{FN}:2"))],
-            tags: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -1297,7 +1297,7 @@ mod tests {
                     ("ViewerVersion".into(), format!("{V}:1")),
                     ("OriginVersion".into(), format!("{O}:1")),
                 ],
-                tags: Vec::new(),
+                ..Default::default()
             }),
             summary: Some(summary.clone()),
             launched_versions: if first_launch == "true" {

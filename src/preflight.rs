@@ -93,17 +93,18 @@ pub async fn look_up(
     upload: Option<Artifact>,
 ) -> Result<Found> {
     let packaging = settings.functions.iter().map(|f| {
-        let (source, stop) = (f.source.clone(), stop.clone());
+        let (source, stop, exclude) = (f.source.clone(), stop.clone(), settings.exclude.clone());
         async move {
-            let packaged =
-                tokio::task::spawn_blocking(move || source.map(|src| package::package(&src, &stop)).transpose());
+            let packaged = tokio::task::spawn_blocking(move || {
+                source.map(|src| package::package_excluding(&src, &exclude, &stop)).transpose()
+            });
             packaged.await.map_err(|e| {
                 Error::failed(format!("packaging stopped: {e}"), "Run again; report a bug if it repeats.")
             })?
         }
     });
     let owner = settings.expected_bucket_owner.as_deref();
-    let (packages, stack, functions, bucket, template) = tokio::join!(
+    let (packages, stack, functions, bucket, template, role) = tokio::join!(
         join_all(packaging),
         stack::describe(&clients.cloudformation, &settings.stack_name),
         join_all(settings.functions.iter().map(|f| function::get(&clients.lambda, &f.name))),
@@ -114,12 +115,25 @@ pub async fn look_up(
             }
         },
         load_template(settings),
+        async {
+            match &settings.role_arn {
+                Some(arn) => stack::check_role(&clients.iam, arn).await,
+                None => None,
+            }
+        },
     );
     let mut found = Found::default();
+    found.problems.extend(role);
     for (package, function) in packages.into_iter().zip(functions) {
         let package = found.take(package)?.flatten();
         if let Some(p) = &package {
             log::info(&format!("packaged {} file(s): {} bytes, CodeSha256 {}", p.files, p.size, p.code_sha256));
+            if p.excluded_files > 0 {
+                log::info(&format!(
+                    "left out {} file(s), {} bytes, by `exclude` and .lambdaignore",
+                    p.excluded_files, p.excluded_bytes
+                ));
+            }
         }
         found.functions.push(FunctionFound { package, function: function?, ..FunctionFound::default() });
     }

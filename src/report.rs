@@ -42,6 +42,9 @@ pub const OUTPUTS: &[OutputSpec] = &[
     out("functions", "JSON array, one object per function released (`function-name`, `version-arn`, `version`, `code-sha256`, `s3-key`, `s3-version-id`, `changed`); with `functions`, the single-function outputs above are empty."),
 ];
 
+/// Each of the stack's Outputs becomes the output of this name and its OutputKey.
+pub const STACK_OUTPUT_PREFIX: &str = "stack-output-";
+
 const fn out(name: &'static str, description: &'static str) -> OutputSpec {
     OutputSpec { name, description }
 }
@@ -72,6 +75,10 @@ pub struct Outputs {
     pub changes_markdown: String,
     pub staging_distribution_id: String,
     pub canary_result: String,
+    /// The stack's Outputs after a successful release: `stack-outputs` in the JSON, and one
+    /// `stack-output-<Name>` each in GITHUB_OUTPUT (undeclared in action.yml: their names are the
+    /// template's).
+    pub stack_outputs: std::collections::BTreeMap<String, String>,
     /// Each function's own outputs, in the settings' order.
     pub functions: Vec<FunctionOutputs>,
     /// What the check saw, for the log and the summary.
@@ -180,6 +187,11 @@ impl Outputs {
         let delimiter = github::random_delimiter();
         for (name, value) in self.pairs() {
             let entry = github::output_entry(name, &value, &delimiter).map_err(std::io::Error::other)?;
+            out.write_all(entry.as_bytes())?;
+        }
+        for (key, value) in &self.stack_outputs {
+            let name = format!("{STACK_OUTPUT_PREFIX}{key}");
+            let entry = github::output_entry(&name, value, &delimiter).map_err(std::io::Error::other)?;
             out.write_all(entry.as_bytes())?;
         }
         Ok(())

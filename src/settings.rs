@@ -98,7 +98,23 @@ pub struct Settings {
     pub allow_drift: bool,
     /// `strategy: staged` (and `mode: promote`/`abort`, which finish one).
     pub staged: Option<Staged>,
+    /// `exclude`: gitignore-style patterns left out of every package.
+    pub exclude: Vec<String>,
+    /// The CloudFormation service role for create and update.
+    pub role_arn: Option<String>,
+    pub notification_arns: Vec<String>,
+    pub log_format: LogFormat,
 }
+
+/// How the log is written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// CloudFormation's limit on a stack's notification topics.
+const MAX_NOTIFICATION_ARNS: usize = 5;
 
 /// What a run releases, decided by the inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -503,6 +519,40 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
     }
 
     let timeout = p.duration("timeout", raw.timeout);
+    let exclude = split_list(raw.exclude.as_deref().unwrap_or(""));
+    let packages = matches!(mode, Mode::Release);
+    if !exclude.is_empty() && !packages {
+        p.push("exclude", "means nothing in a run that packages nothing (`rollback-to`, `prune-only`, `mode: execute`, `promote` or `abort`); remove it");
+    }
+    let role_arn = raw.role_arn.as_deref().map(str::trim).map(str::to_owned);
+    if let Some(r) = &role_arn {
+        if !valid_role_arn(r) {
+            p.push("role-arn", format!("`{r}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"));
+        }
+    }
+    let notification_arns = split_list(raw.notification_arns.as_deref().unwrap_or(""));
+    for a in &notification_arns {
+        let parts: Vec<&str> = a.split(':').collect();
+        let ok = matches!(parts.as_slice(), ["arn", "aws", "sns", region, account, topic]
+            if *region == "us-east-1" && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !topic.is_empty());
+        if !ok {
+            p.push("notification-arns", format!("`{a}` is not the ARN of an SNS topic in us-east-1 (arn:aws:sns:us-east-1:123456789012:NAME): a stack notifies topics of its own Region"));
+        }
+    }
+    if notification_arns.len() > MAX_NOTIFICATION_ARNS {
+        p.push(
+            "notification-arns",
+            format!("{} topics given; a stack takes at most {MAX_NOTIFICATION_ARNS}", notification_arns.len()),
+        );
+    }
+    let log_format = match raw.log_format.as_deref().map(str::trim).unwrap_or(default_of("log-format")) {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            p.push("log-format", format!("expected `text` or `json`, got `{other}`"));
+            LogFormat::Text
+        }
+    };
     if let Some(bake) = staged.as_ref().and_then(|s| s.bake).filter(|b| *b + Duration::from_secs(300) > timeout) {
         p.push("bake-time", format!("`{}` leaves less than 5 minutes of `timeout` ({}) for the stack updates and CloudFront deployments around it; shorten it or raise `timeout`", humantime::format_duration(bake), humantime::format_duration(timeout)));
     }
@@ -567,7 +617,18 @@ fn validate_as(raw: RawInputs, from_object: bool) -> Result<Settings> {
         plan,
         allow_drift,
         staged,
+        exclude,
+        role_arn,
+        notification_arns,
+        log_format,
     })
+}
+
+/// arn:aws:iam::ACCOUNT:role/NAME (a path may come before the name).
+fn valid_role_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws:iam::") else { return false };
+    let Some((account, role)) = rest.split_once(":role/") else { return false };
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !role.is_empty() && !role.ends_with('/')
 }
 
 /// `strategy` and the canary's inputs; `mode: promote`/`abort` imply a staged stack.
@@ -1035,6 +1096,48 @@ mod tests {
             ("INPUT_STRATEGY", "staged"),
         ]));
         assert!(p.iter().any(|p| p.input == "functions" && p.problem.contains("stages one function")), "{p:?}");
+    }
+
+    #[test]
+    fn pipeline_inputs_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let with = named_and;
+        let s = with(&[
+            ("INPUT_SOURCE", d),
+            ("INPUT_EXCLUDE", "*.map\ntest/\n!keep.map"),
+            ("INPUT_ROLE-ARN", "arn:aws:iam::123456789012:role/deploy/cfn"),
+            ("INPUT_NOTIFICATION-ARNS", "arn:aws:sns:us-east-1:123456789012:a, arn:aws:sns:us-east-1:123456789012:b"),
+            ("INPUT_LOG-FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(s.exclude, vec!["*.map", "test/", "!keep.map"]);
+        assert_eq!(s.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/deploy/cfn"));
+        assert_eq!((s.notification_arns.len(), s.log_format), (2, LogFormat::Json));
+        assert_eq!(with(&[("INPUT_SOURCE", d)]).unwrap().log_format, LogFormat::Text);
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let topic = "arn:aws:sns:us-east-1:123456789012:t";
+        let six = [topic; 6].join(",");
+        let cases: Vec<Case> = vec![
+            (vec![("INPUT_SOURCE", d), ("INPUT_ROLE-ARN", "cfn-deploy")], "role-arn", "is not an IAM role ARN"),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_ROLE-ARN", "arn:aws:iam::123:role/x")],
+                "role-arn",
+                "is not an IAM role ARN",
+            ),
+            (
+                vec![("INPUT_SOURCE", d), ("INPUT_NOTIFICATION-ARNS", "arn:aws:sns:eu-west-1:123456789012:t")],
+                "notification-arns",
+                "in us-east-1",
+            ),
+            (vec![("INPUT_SOURCE", d), ("INPUT_NOTIFICATION-ARNS", six.as_str())], "notification-arns", "at most 5"),
+            (vec![("INPUT_SOURCE", d), ("INPUT_LOG-FORMAT", "yaml")], "log-format", "expected `text` or `json`"),
+            (vec![("INPUT_ROLLBACK-TO", "previous"), ("INPUT_EXCLUDE", "*.map")], "exclude", "packages nothing"),
+        ];
+        for (more, input, says) in cases {
+            let p = problems(with(&more));
+            assert!(p.iter().any(|p| p.input == input && p.problem.contains(says)), "{more:?}: {p:?}");
+        }
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct StackInfo {
     pub status: StackStatus,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+    /// The template's Outputs: (OutputKey, OutputValue).
+    pub outputs: Vec<(String, String)>,
 }
 
 impl StackInfo {
@@ -104,6 +106,11 @@ pub async fn describe(cfn: &Client, name: &str) -> Result<Option<StackInfo>> {
             .iter()
             .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
             .collect(),
+        outputs: s
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+            .collect(),
     }))
 }
 
@@ -135,6 +142,12 @@ macro_rules! stack_request {
             .set_tags(
                 (!$settings.tags.is_empty())
                     .then(|| $settings.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()),
+            )
+            // Not given, an update keeps the stack's role and topics (UpdateStack: RoleARN,
+            // NotificationARNs).
+            .set_role_arn($settings.role_arn.clone())
+            .set_notification_arns(
+                (!$settings.notification_arns.is_empty()).then(|| $settings.notification_arns.clone()),
             )
             .client_request_token($token)
     };
@@ -187,6 +200,36 @@ pub async fn update(
         Ok(_) => Ok(true),
         Err(e) if is_no_updates(e.code(), e.message()) => Ok(false),
         Err(e) => Err(aws(format!("UpdateStack {}", settings.stack_name))(e)),
+    }
+}
+
+/// `role-arn`: the service role must exist and let CloudFormation assume it, or every create and
+/// update fails after the upload and the publish. Without `iam:GetRole` the look-up is skipped
+/// with a warning (CloudFormation still refuses a role it cannot assume, then).
+pub async fn check_role(iam: &aws_sdk_iam::Client, arn: &str) -> Option<Error> {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    match iam.get_role().role_name(name).send().await {
+        Ok(out) => {
+            // The policy comes URL-encoded; the service name reads the same either way.
+            let trust = out.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+            (!trust.contains("cloudformation.amazonaws.com")).then(|| {
+                Error::precondition(
+                    format!("the role `role-arn` names ({arn}) does not trust cloudformation.amazonaws.com"),
+                    "Add cloudformation.amazonaws.com as a Service principal of the role's trust policy (AssumeRolePolicyDocument), or fix `role-arn`.",
+                )
+            })
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Some(Error::precondition(
+            format!("the role `role-arn` names ({arn}) does not exist"),
+            "Create the CloudFormation service role first (trusting cloudformation.amazonaws.com), or fix `role-arn`.",
+        )),
+        Err(e) => {
+            crate::log::warn(&format!(
+                "could not read the service role {arn} (iam:GetRole): {}; CloudFormation must be able to assume it",
+                aws::<aws_sdk_iam::operation::get_role::GetRoleError>("GetRole")(e)
+            ));
+            None
+        }
     }
 }
 
@@ -257,7 +300,14 @@ impl EventLog {
                 status,
                 reason
             );
-            crate::log::info(line.trim_end());
+            let event = serde_json::json!({
+                "logical-id": e.logical_resource_id().unwrap_or_default(),
+                "type": e.resource_type().unwrap_or_default(),
+                "status": status,
+                "reason": reason,
+                "time": e.timestamp().map(|t| t.to_string()).unwrap_or_default(),
+            });
+            crate::log::info_with(line.trim_end(), &[("stack-event", event)]);
             // A cancellation is the consequence of another failure, never its cause.
             if status.ends_with("_FAILED") && !reason.is_empty() && !reason.contains("cancelled") {
                 self.failures.push(format!("{} ({}): {reason}", e.logical_resource_id().unwrap_or_default(), status));

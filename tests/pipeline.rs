@@ -167,10 +167,18 @@ async fn github_output_parses_as_the_runner_parses_it_and_matches_stdout() {
     assert_eq!(parsed[0], ("earlier".to_string(), "step".to_string()));
     let json = r.json();
     let object = json.as_object().unwrap();
-    assert_eq!(parsed.len() - 1, object.len());
-    for (name, value) in &parsed[1..] {
+    // The stack's Outputs are one `stack-output-<Name>` each in GITHUB_OUTPUT, one object in the JSON.
+    let (stack_outputs, declared): (Vec<_>, Vec<_>) =
+        parsed[1..].iter().partition(|(name, _)| name.starts_with("stack-output-"));
+    assert_eq!(declared.len(), object.len() - 1);
+    for (name, value) in declared {
         let j = &object[name];
         assert_eq!(&j.as_str().map(str::to_owned).unwrap_or_else(|| j.to_string()), value, "{name}");
+    }
+    let in_json = object["stack-outputs"].as_object().expect("stack-outputs is an object");
+    assert_eq!(stack_outputs.len(), in_json.len());
+    for (name, value) in stack_outputs {
+        assert_eq!(in_json[name.strip_prefix("stack-output-").unwrap()], value.as_str(), "{name}");
     }
     assert!(object["version-arn"].as_str().unwrap().contains(":function:edge-fn:"));
     let summary = std::fs::read_to_string(&summary).unwrap();

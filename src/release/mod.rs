@@ -76,6 +76,7 @@ pub async fn run(
     if let Mode::Execute(id) = &settings.mode {
         let mut release = Release { settings, clients, poll, phases, out, done: Done::default() };
         release.execute_change_set(id).await?;
+        release.read_stack_outputs().await;
         if let Some(newest) = settings.keep_versions {
             release.phases.start("Prune");
             let pruned = prune::prune(settings, clients, newest, &[], false).await;
@@ -101,7 +102,11 @@ pub async fn run(
         _ => Vec::new(),
     };
     let mut release = Release { settings, clients, poll, phases, out, done: Done::default() };
+    let writes = !matches!(plan, Plan::DryRun(_)) && !settings.plan;
     release.execute(plan).await?;
+    if writes {
+        release.read_stack_outputs().await;
+    }
     if let Some(newest) = settings.keep_versions {
         release.phases.start("Prune");
         let pruned = prune::prune(settings, clients, newest, &publishing, settings.dry_run).await;
@@ -122,6 +127,23 @@ async fn prune_only(settings: &Settings, clients: &Clients, phases: &mut Phases,
 }
 
 impl Release<'_> {
+    /// After a release: the stack's Outputs, for the jobs after this one. A stack still in
+    /// progress (`wait: false`) has none to give yet; one that cannot be read is a warning, since
+    /// the release itself is done.
+    async fn read_stack_outputs(&mut self) {
+        let s = self.settings;
+        if !s.wait {
+            return;
+        }
+        match stack::describe(&self.clients.cloudformation, &s.stack_name).await {
+            Ok(Some(st)) => self.out.stack_outputs = st.outputs.into_iter().collect(),
+            Ok(None) => {}
+            Err(e) => log::warn(&format!(
+                "the release is done, but the stack's outputs could not be read: {e}; the `stack-output-*` outputs are missing"
+            )),
+        }
+    }
+
     async fn execute(&mut self, plan: Plan) -> Result<()> {
         match plan {
             Plan::DryRun(d) => {

@@ -254,7 +254,10 @@ pub(super) async fn publish(
         }
         Err(e) => return Err(e),
     };
-    log::info(&format!("published version {} of {name} ({})", v.version, v.arn));
+    log::info_with(
+        &format!("published version {} of {name} ({})", v.version, v.arn),
+        &[("version-arn", v.arn.clone().into()), ("function-name", name.into())],
+    );
     Ok(v)
 }
 

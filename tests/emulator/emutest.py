@@ -99,6 +99,7 @@ class EmulatorTestCase(unittest.TestCase):
         cls.cf = boto3.client("cloudfront", config=config, **options)
         cls.lam = boto3.client("lambda", config=config, **options)
         cls.iam = boto3.client("iam", config=config, **options)
+        cls.boto = staticmethod(lambda service: boto3.client(service, config=config, **options))
 
     def setUp(self) -> None:
         status, _ = http("POST", f"{self.url}/moto-api/reset")

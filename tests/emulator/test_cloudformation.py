@@ -41,6 +41,33 @@ class Operations(EmulatorTestCase):
             "EdgeFunctionRole": "CREATE_COMPLETE", "EdgeFunction": "CREATE_COMPLETE",
             "EdgeFunctionVersion": "CREATE_COMPLETE", "Distribution": "CREATE_COMPLETE"})
 
+    def test_an_update_keeps_the_role_and_topics_it_does_not_name(self) -> None:
+        """UpdateStack: RoleARN and NotificationARNs left out keep the stack's; given, they replace them."""
+        self.configure(time_scale=0)
+        first, second = "arn:aws:iam::123456789012:role/cfn-one", "arn:aws:iam::123456789012:role/cfn-two"
+        sns = self.boto("sns")
+        topic = sns.create_topic(Name="stack-events")["TopicArn"]
+        other = sns.create_topic(Name="stack-events-2")["TopicArn"]
+        version = self.upload("one")
+        self.cfn.create_stack(StackName="site", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"],
+                              Parameters=self.site_parameters(version, FUNCTION), RoleARN=first,
+                              NotificationARNs=[topic])
+        self.settle()
+
+        def stack() -> dict[str, Any]:
+            return self.cfn.describe_stacks(StackName="site")["Stacks"][0]
+
+        self.assertEqual((stack().get("RoleARN"), stack().get("NotificationARNs")), (first, [topic]))
+        object_version, arn = self.publish("two")
+        self.cfn.update_stack(**self.release_request(object_version, arn))
+        self.settle()
+        self.assertEqual((stack().get("RoleARN"), stack().get("NotificationARNs")), (first, [topic]), "kept")
+        object_version, arn = self.publish("three")
+        self.cfn.update_stack(**self.release_request(object_version, arn), RoleARN=second,
+                              NotificationARNs=[other])
+        self.settle()
+        self.assertEqual((stack().get("RoleARN"), stack().get("NotificationARNs")), (second, [other]))
+
     def test_time_scale_and_durations_set_how_long_an_operation_takes(self) -> None:
         self.configure(time_scale=0.01, durations={"stack_create": 20, "distribution_deploy": 40})
         started = time.monotonic()

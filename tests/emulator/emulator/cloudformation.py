@@ -568,7 +568,9 @@ def _patch_rollbacks() -> None:
             op.bind(self)
             op.previous = previous
         try:
-            _original_update(self, template, role_arn, parameters, tags)
+            # UpdateStack, RoleARN: "If you don't specify a value, CloudFormation uses the role that
+            # was previously associated with the stack" (moto cleared it).
+            _original_update(self, template, role_arn or getattr(self, "role_arn", None), parameters, tags)
         except Exception as error:
             if not hasattr(error, "emulator_logical_id"):
                 raise
@@ -1390,6 +1392,11 @@ def _patch_operations() -> None:
             op = Operation("UPDATE", _token(self))
             result = run(self, op, original_update)
             stack_id = result.result["StackId"]
+            # UpdateStack, NotificationARNs: the topics given replace the stack's (an empty list
+            # removes them); not given, they stay. moto's UpdateStack ignored them.
+            topics = self._get_param("NotificationARNs", None)
+            if topics is not None:
+                self.cloudformation_backend.get_stack(stack_id).notification_arns = topics
             _remember(self, "UpdateStack", _stack_ids(self, ref) | {stack_id}, {"StackId": stack_id})
             return result
 
@@ -1560,4 +1567,21 @@ def install() -> None:
     _patch_reads()
     _patch_change_sets()
     _patch_operations()
+    _patch_outputs()
     clock.on_reset(_reset)
+
+
+def _patch_outputs() -> None:
+    """DescribeStacks lists the Outputs it can: a stack whose resources are gone (ROLLBACK_COMPLETE,
+    a failed delete) lists none of theirs. moto evaluated every Output at each read, and one whose
+    `!Sub "${Resource.Attribute}"` named a resource that is not there raised ValidationError: the
+    read failed with HTTP 500, which a client retries as AWS's own fault."""
+    original = cfn_parsing.parse_output
+
+    def parse_output(output_logical_id: str, output_json: Any, resources_map: Any) -> Any:
+        try:
+            return original(output_logical_id, output_json, resources_map)
+        except cfn_parsing.ValidationError:
+            return None
+
+    cfn_parsing.parse_output = parse_output
