@@ -123,6 +123,8 @@ fn shell_scripts_pass_shellcheck() {
             "scripts/test",
             "scripts/demo",
             "scripts/build-deployer-zip",
+            "scripts/test-image",
+            "scripts/pin-action-image",
             ".ci/run",
         ],
     );
