@@ -288,7 +288,7 @@ class RollbackFailed(EmulatorTestCase):
 
 class ReviewAndChangeSets(EmulatorTestCase):
     def test_a_stack_under_review_stays_there(self) -> None:
-        self.configure(time_scale=0.002, durations={"change_set": 100})
+        self.configure(time_scale=0.02, durations={"change_set": 100})  # 2 s: in progress when looked at
         version = self.upload("one")
         created = self.cfn.create_change_set(
             StackName="review", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=TEMPLATE,
@@ -319,7 +319,9 @@ class ReviewAndChangeSets(EmulatorTestCase):
     def test_a_change_set_without_changes_fails(self) -> None:
         self.configure(time_scale=0)
         self.create_site()
-        self.configure(time_scale=0.002, durations={"change_set": 100})
+        # 2 s of real time: the describe right after the create must find it in progress, on a
+        # loaded machine too.
+        self.configure(time_scale=0.02, durations={"change_set": 100})
         previous = [{"ParameterKey": k, "UsePreviousValue": True}
                     for k in ("FunctionName", "ArtifactBucket", "ArtifactKey", "ArtifactObjectVersion")]
         created = self.cfn.create_change_set(StackName="site", ChangeSetName="nothing", ChangeSetType="UPDATE",
