@@ -257,8 +257,8 @@ fn action_is_a_docker_action_with_name_description_and_branding() {
 #[test]
 fn the_image_is_the_dockerfile_or_a_released_digest() {
     // In the repository `image: Dockerfile` (what `uses: ./` builds); on the commit the major tag
-    // points to, the release workflow's rewrite to a pinned image. That rewrite is a `sed` on the
-    // exact line `  image: Dockerfile`, so the line itself is checked, not only the YAML value.
+    // points to, the release workflow's rewrite to a pinned image (scripts/pin-action-image, on
+    // the exact line `  image: Dockerfile`), so the line itself is checked, and the rewrite run.
     let a = action();
     let image = a["runs"]["image"].as_str().expect("runs.image is a string");
     let text = read("action.yml");
@@ -268,9 +268,29 @@ fn the_image_is_the_dockerfile_or_a_released_digest() {
         assert!(repo().join("Dockerfile").is_file(), "the Dockerfile that action.yml names exists");
         let release = read(".github/workflows/release.yml");
         assert!(
-            release.contains(r#"s|^  image: Dockerfile$|  image: \"$ref\"|"#),
-            "the release workflow rewrites exactly that line"
+            release.contains("scripts/pin-action-image action.yml"),
+            "the release workflow rewrites action.yml with scripts/pin-action-image"
         );
+        // The rewrite itself, on a scratch copy: the pinned reference once, then refused.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("action.yml");
+        std::fs::write(&copy, &text).unwrap();
+        let reference = format!("ghcr.io/owner/lambda-edge-deploy@sha256:{}", "0".repeat(64));
+        let pin = || {
+            std::process::Command::new(repo().join("scripts/pin-action-image"))
+                .arg(&copy)
+                .arg(&reference)
+                .output()
+                .expect("run scripts/pin-action-image")
+        };
+        let first = pin();
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        let pinned = std::fs::read_to_string(&copy).unwrap();
+        let yaml = &YamlLoader::load_from_str(&pinned).unwrap()[0];
+        assert_eq!(yaml["runs"]["image"].as_str(), Some(format!("docker://{reference}").as_str()));
+        assert_eq!(pinned.lines().count(), text.lines().count(), "one line changed, nothing else");
+        let again = pin();
+        assert_eq!(again.status.code(), Some(1), "an action.yml pinned already is refused");
     } else {
         let digest = image
             .strip_prefix("docker://ghcr.io/")
